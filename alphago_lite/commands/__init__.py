@@ -1,0 +1,1 @@
+"""Subcommands of the alphago-lite console script (see cli.py)."""
