@@ -1,0 +1,207 @@
+"""``BatchedSearch``: PUCT search over many games at once, with two batches of leaves in flight.
+
+Each game slot holds a root position (copied from a ``Game``) and a tree. ``search(targets)`` runs
+rounds until every slot's root has its target visits:
+
+    collect batch A (all slots, under virtual loss) -> evaluate A in the background
+    collect batch B while A evaluates               -> evaluate B in the background
+    wait A, apply A, collect A again ...; wait B, apply B, collect B again ...
+
+so the CPU keeps selecting while the network evaluates (AlphaGo's asynchronous policy-and-value
+search). With ``threads > 1`` the slots are split into ranges gathered in parallel: the kernels are
+compiled with ``nogil``. A single slot is the low-latency mode for play: both batches then come from
+one tree, kept apart by virtual loss.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import SearchConfig
+from ..features import get_feature_set
+from ..go import Game
+from ..go import core
+from . import kernels, tree
+
+
+@dataclass(frozen=True)
+class RootStats:
+    """What a finished search says about one root."""
+    visits: np.ndarray        # int32 [N+1] visits per move (pass last)
+    priors: np.ndarray        # float32 [N+1] prior of each root move (0 where no child)
+    q: np.ndarray             # float32 [N+1] mean value of each root move for the player to move
+    value: float              # root value for the player to move, in [-1, 1]
+    total_visits: int
+
+
+def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
+    params = np.zeros(tree.NUM_PARAMS, np.float64)
+    params[tree.P_C_PUCT] = cfg.c_puct
+    params[tree.P_C_BASE] = cfg.c_puct_base
+    params[tree.P_LOG_GROWTH] = 1.0 if cfg.c_puct_log_growth else 0.0
+    params[tree.P_FPU] = cfg.fpu_reduction
+    params[tree.P_VIRTUAL_LOSS] = cfg.virtual_loss
+    params[tree.P_KOMI] = komi
+    return params
+
+
+class BatchedSearch:
+    """Trees for ``slots`` games of one board size and rule set, searched together."""
+
+    def __init__(self, evaluator, cfg: SearchConfig, slots: int, size: int, komi: float,
+                 max_moves: int, max_simulations: int | None = None, threads: int | None = None):
+        self.evaluator, self.cfg, self.slots, self.size = evaluator, cfg, slots, size
+        self.moves = size * size + 1
+        self.threads = max(1, min(threads or cfg.threads, slots))
+        self.params = params_vector(cfg, komi)
+        self.leaves = cfg.leaves_per_round
+        sims = max_simulations or cfg.num_simulations
+        # every expansion adds at most `moves` children; reuse keeps a subtree of earlier searches
+        capacity = 2 + 2 * (sims + 2 * self.leaves + 1) * self.moves
+        self.ti, self.tf, self.meta = tree.new_trees(slots, capacity)
+        self._tmp_i = np.zeros_like(self.ti[0])
+        self._tmp_f = np.zeros_like(self.tf[0])
+        self.root_states = np.zeros((slots, core.state_length(size)), np.int32)
+        self.root_hists = np.zeros((slots, max_moves + 2, 4), np.uint64)
+        self.max_moves = max_moves
+        needs_planes = getattr(evaluator, "needs_planes", True)
+        fs = get_feature_set(evaluator.feature_set)
+        self.fs_id = fs.kernel_id if needs_planes else -1
+        rows = slots * self.leaves
+        self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
+                        for _ in range(2)]
+        # per thread: scratch position, scratch history, PUCT scores
+        self.scratch = [(np.zeros(core.state_length(size), np.int32),
+                         np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
+                        for _ in range(self.threads)]
+        bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
+        self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
+        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._eval_pool = ThreadPoolExecutor(1)
+        self.evaluations = 0
+
+    # ------------------------------------------------------------------------- positions ---
+    def set_root(self, slot: int, game: Game, keep_tree: bool = False) -> None:
+        """Search ``game``'s current position in this slot (dropping its tree unless keep_tree)."""
+        state, hist = game.raw_position()
+        t = game.move_number
+        if game.max_moves > self.max_moves:
+            raise ValueError(f"game allows {game.max_moves} moves, the search was built for "
+                             f"{self.max_moves}")
+        self.root_states[slot] = state
+        self.root_hists[slot, :t + 1] = hist[:t + 1]
+        if not keep_tree:
+            tree.clear(self.ti[slot], self.tf[slot], self.meta[slot])
+
+    def advance(self, slot: int, game: Game, move: int) -> None:
+        """``move`` was just played in ``game``: keep its subtree (tree reuse) or start afresh."""
+        child = tree.child_for_move(self.ti[slot], self.meta[slot], move) if self.cfg.reuse_tree else -1
+        tree.reroot(self.ti[slot], self.tf[slot], self.meta[slot], child, self._tmp_i, self._tmp_f)
+        self.set_root(slot, game, keep_tree=True)
+
+    def root_expanded(self, slot: int) -> bool:
+        root = self.meta[slot, tree.M_ROOT]
+        return self.ti[slot, root, tree.I_STATUS] == tree.EXPANDED
+
+    def root_visits(self, slot: int) -> int:
+        return int(self.ti[slot, self.meta[slot, tree.M_ROOT], tree.I_N])
+
+    def add_root_noise(self, slot: int, rng: np.random.Generator, alpha: float, weight: float) -> None:
+        """Mix Dirichlet noise into the root priors (self-play exploration, AlphaGo Zero)."""
+        root = self.meta[slot, tree.M_ROOT]
+        first, count = self.ti[slot, root, tree.I_FIRST], self.ti[slot, root, tree.I_NCHILD]
+        if count <= 0 or weight <= 0:
+            return
+        noise = rng.dirichlet([alpha] * count)
+        priors = self.tf[slot, first:first + count, tree.F_P]
+        self.tf[slot, first:first + count, tree.F_P] = (1 - weight) * priors + weight * noise
+
+    # ---------------------------------------------------------------------------- search ---
+    def search(self, targets: np.ndarray) -> None:
+        """Run until each slot's root has ``targets[slot]`` visits (0: leave the slot alone)."""
+        targets = np.asarray(targets, np.int64)
+        pending = [None, None]
+        for which in (0, 1):
+            pending[which] = self._launch(which, targets)
+        while True:
+            for which in (0, 1):
+                if pending[which] is not None:
+                    self._finish(which, *pending[which])
+                    pending[which] = None
+                if kernels.games_done(self.ti, self.meta, targets) and pending[1 - which] is None:
+                    return
+                pending[which] = self._launch(which, targets)
+
+    def _collect(self, which: int, targets: np.ndarray) -> np.ndarray:
+        planes, legal, nodes, games = self.batches[which]
+
+        def gather(i: int) -> tuple[int, int]:
+            g0, g1 = self.ranges[i]
+            wstate, whist, scores = self.scratch[i]
+            row0 = g0 * self.leaves
+            return row0, kernels.collect_games(
+                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
+                wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
+                row0, scores)
+
+        parts = list(self._pool.map(gather, range(self.threads))) if self._pool else [gather(0)]
+        if len(parts) == 1:
+            return np.arange(parts[0][0], parts[0][0] + parts[0][1])
+        return np.concatenate([np.arange(r0, r0 + n) for r0, n in parts])
+
+    def _launch(self, which: int, targets: np.ndarray):
+        rows = self._collect(which, targets)
+        if len(rows) == 0:
+            return None
+        planes, legal = self.batches[which][0], self.batches[which][1]
+        contiguous = rows[-1] - rows[0] + 1 == len(rows)
+        sl = slice(rows[0], rows[-1] + 1) if contiguous else rows
+        future = self._eval_pool.submit(self.evaluator.evaluate, planes[sl], legal[sl])
+        return rows, future
+
+    def _finish(self, which: int, rows: np.ndarray, future) -> None:
+        policy_part, value_part = future.result()
+        total = self.batches[which][1].shape[0]
+        policy = np.empty((total, self.moves), np.float32)
+        values = np.empty(total, np.float32)
+        policy[rows] = policy_part
+        values[rows] = value_part
+        planes, legal, nodes, games = self.batches[which]
+        kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values, rows)
+        self.evaluations += len(rows)
+
+    # --------------------------------------------------------------------------- results ---
+    def stats(self, slot: int) -> RootStats:
+        ti, tf = self.ti[slot], self.tf[slot]
+        root = self.meta[slot, tree.M_ROOT]
+        visits = np.zeros(self.moves, np.int32)
+        priors = np.zeros(self.moves, np.float32)
+        q = np.zeros(self.moves, np.float32)
+        first, count = ti[root, tree.I_FIRST], max(ti[root, tree.I_NCHILD], 0)
+        if ti[root, tree.I_STATUS] == tree.EXPANDED:
+            kids = np.arange(first, first + count)
+            moves = ti[kids, tree.I_MOVE]
+            visits[moves] = ti[kids, tree.I_N]
+            priors[moves] = tf[kids, tree.F_P]
+            n = np.maximum(ti[kids, tree.I_N], 1)
+            q[moves] = tf[kids, tree.F_W] / n
+        n_root = max(int(ti[root, tree.I_N]), 1)
+        return RootStats(visits, priors, q, float(-tf[root, tree.F_W] / n_root), int(ti[root, tree.I_N]))
+
+    def principal_variation(self, slot: int, move: int, max_length: int = 20) -> list[int]:
+        child = tree.child_for_move(self.ti[slot], self.meta[slot], move)
+        if child < 0:
+            return [move]
+        out = np.zeros(max_length, np.int64)
+        length = kernels.principal_variation(self.ti[slot], child, out)
+        return [int(m) for m in out[:length]]
+
+    def pending_virtual_loss(self, slot: int) -> int:
+        return int(tree.pending_virtual_loss(self.ti[slot], self.meta[slot]))
+
+    def close(self) -> None:
+        if self._pool:
+            self._pool.shutdown()
+        self._eval_pool.shutdown()

@@ -1,0 +1,220 @@
+"""Search trees as arrays indexed by node id, and the PUCT arithmetic on them (numba).
+
+Symbols (the paper's, used only inside alphago_lite/search):
+  N(s, a)  visit count of the child reached by move a from node s      ti[child, I_N]
+  W(s, a)  total value of those visits, from the view of the player who chose a at s   tf[child, F_W]
+  Q(s, a)  W / N, or first-play urgency when N == 0
+  P(s, a)  prior probability of a from the network                     tf[child, F_P]
+  VL       pending leaves below a node (virtual loss); while pending, each counts as a visit that lost
+  c_puct   exploration constant, with AlphaZero's growth term when enabled:
+           c(s) = c_puct + log((1 + N(s) + c_base) / c_base)
+  U(s, a)  c(s) * P(s, a) * sqrt(N(s)) / (1 + N(s, a))
+Selection maximises Q + U. First-play urgency (Leela Zero): an unvisited child's Q is the parent's Q
+minus fpu_reduction * sqrt(sum of P over visited children).
+
+A tree is ``ti`` int32 [capacity, 7] and ``tf`` float64 [capacity, 3] plus ``meta`` int64 [2]
+(root id, nodes used). Children of a node are consecutive ids ``first .. first + nchild``. Node 0 is
+unused so that 0 can never be mistaken for a child block of an unexpanded node. Many trees (one per
+game) are stacked along a leading axis: ``ti[g]`` is game g's tree.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+I_PARENT, I_MOVE, I_FIRST, I_NCHILD, I_N, I_VL, I_STATUS = range(7)
+F_W, F_P, F_TERMINAL = range(3)
+M_ROOT, M_USED = 0, 1
+
+FRESH, PENDING, EXPANDED, TERMINAL = 0, 1, 2, 3
+
+# positions in the params vector handed to kernels (built by SearchParams.as_array)
+P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI = range(6)
+NUM_PARAMS = 6
+
+
+def new_trees(games: int, capacity: int):
+    ti = np.zeros((games, capacity, 7), np.int32)
+    tf = np.zeros((games, capacity, 3), np.float64)
+    meta = np.zeros((games, 2), np.int64)
+    for g in range(games):
+        clear(ti[g], tf[g], meta[g])
+    return ti, tf, meta
+
+
+@njit(cache=True, nogil=True)
+def clear(ti, tf, meta):
+    """Reset to a single fresh root (node 1)."""
+    meta[M_ROOT] = 1
+    meta[M_USED] = 2
+    ti[1, :] = 0
+    ti[1, I_PARENT] = -1
+    ti[1, I_MOVE] = -1
+    ti[1, I_FIRST] = -1
+    tf[1, :] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def node_q(ti, tf, node):
+    """Mean value of node from the view of the player who moved into it (0 if unvisited)."""
+    n = ti[node, I_N]
+    return tf[node, F_W] / n if n > 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def puct_scores(ti, tf, node, params, out):
+    """Q + U of every child of node into out[0..nchild) (virtual loss included); returns nchild."""
+    first = ti[node, I_FIRST]
+    nchild = ti[node, I_NCHILD]
+    vl = params[P_VIRTUAL_LOSS]
+    parent_n = ti[node, I_N] + ti[node, I_VL]
+    c = params[P_C_PUCT]
+    if params[P_LOG_GROWTH] != 0.0:
+        c += math.log((1.0 + parent_n + params[P_C_BASE]) / params[P_C_BASE])
+    sqrt_n = math.sqrt(max(parent_n, 1))
+    visited_prior = 0.0
+    for i in range(nchild):
+        if ti[first + i, I_N] + ti[first + i, I_VL] > 0:
+            visited_prior += tf[first + i, F_P]
+    # the parent's value for the player choosing here is minus its value for whoever moved into it
+    parent_q = -node_q(ti, tf, node)
+    fpu = parent_q - params[P_FPU] * math.sqrt(visited_prior)
+    for i in range(nchild):
+        ch = first + i
+        n = ti[ch, I_N] + ti[ch, I_VL]
+        if n > 0:
+            q = (tf[ch, F_W] - vl * ti[ch, I_VL]) / n
+        else:
+            q = fpu
+        out[i] = q + c * tf[ch, F_P] * sqrt_n / (1 + n)
+    return nchild
+
+
+@njit(cache=True, nogil=True)
+def select_child(ti, tf, node, params, scratch):
+    nchild = puct_scores(ti, tf, node, params, scratch)
+    best = 0
+    for i in range(1, nchild):
+        if scratch[i] > scratch[best]:
+            best = i
+    return ti[node, I_FIRST] + best
+
+
+@njit(cache=True, nogil=True)
+def expand(ti, tf, meta, node, legal_row, policy_row):
+    """Give node one child per legal move (legal_row: bool [N+1]) with priors from policy_row.
+    Returns False when the tree is full (the node then stays a leaf)."""
+    count = 0
+    for m in range(legal_row.shape[0]):
+        if legal_row[m]:
+            count += 1
+    first = meta[M_USED]
+    if first + count > ti.shape[0]:
+        return False
+    meta[M_USED] = first + count
+    total = 0.0
+    for m in range(legal_row.shape[0]):
+        if legal_row[m]:
+            total += policy_row[m]
+    k = first
+    for m in range(legal_row.shape[0]):
+        if legal_row[m]:
+            ti[k, :] = 0
+            ti[k, I_PARENT] = node
+            ti[k, I_MOVE] = m
+            ti[k, I_FIRST] = -1
+            tf[k, F_W] = 0.0
+            tf[k, F_P] = policy_row[m] / total if total > 0 else 1.0 / count
+            tf[k, F_TERMINAL] = 0.0
+            k += 1
+    ti[node, I_FIRST] = first
+    ti[node, I_NCHILD] = count
+    ti[node, I_STATUS] = EXPANDED
+    return True
+
+
+@njit(cache=True, nogil=True)
+def add_virtual_loss(ti, node):
+    while node > 0:
+        ti[node, I_VL] += 1
+        node = ti[node, I_PARENT]
+
+
+@njit(cache=True, nogil=True)
+def revert_virtual_loss(ti, node):
+    while node > 0:
+        ti[node, I_VL] -= 1
+        node = ti[node, I_PARENT]
+
+
+@njit(cache=True, nogil=True)
+def backup(ti, tf, node, value):
+    """Propagate a leaf value (from the view of the player to move AT the leaf) to the root, removing
+    the leaf's virtual loss on the way."""
+    v = -value  # the leaf's W is from the view of the player who moved into it
+    while node > 0:
+        ti[node, I_VL] -= 1
+        ti[node, I_N] += 1
+        tf[node, F_W] += v
+        v = -v
+        node = ti[node, I_PARENT]
+
+
+@njit(cache=True, nogil=True)
+def pending_virtual_loss(ti, meta):
+    total = 0
+    for node in range(1, meta[M_USED]):
+        total += abs(ti[node, I_VL])
+    return total
+
+
+@njit(cache=True, nogil=True)
+def root_visits(ti, meta, n_moves, out):
+    """Visit count of each root move into out[0..n_moves) (zeros for moves without a child)."""
+    out[:] = 0
+    root = meta[M_ROOT]
+    first = ti[root, I_FIRST]
+    for i in range(max(ti[root, I_NCHILD], 0)):
+        out[ti[first + i, I_MOVE]] = ti[first + i, I_N]
+
+
+@njit(cache=True, nogil=True)
+def child_for_move(ti, meta, move):
+    root = meta[M_ROOT]
+    first = ti[root, I_FIRST]
+    for i in range(max(ti[root, I_NCHILD], 0)):
+        if ti[first + i, I_MOVE] == move:
+            return first + i
+    return -1
+
+
+@njit(cache=True, nogil=True)
+def reroot(ti, tf, meta, new_root, tmp_i, tmp_f):
+    """Keep only the subtree under new_root, compacted to the front (breadth first): tree reuse.
+    tmp_i / tmp_f are scratch arrays shaped like ti / tf."""
+    if new_root <= 0:
+        clear(ti, tf, meta)
+        return
+    tmp_i[1, :] = ti[new_root, :]
+    tmp_f[1, :] = tf[new_root, :]
+    tmp_i[1, I_PARENT] = -1
+    used = 2
+    head = 1
+    while head < used:
+        old_first = tmp_i[head, I_FIRST]
+        nchild = tmp_i[head, I_NCHILD]
+        if tmp_i[head, I_STATUS] == EXPANDED and nchild > 0:
+            tmp_i[head, I_FIRST] = used
+            for i in range(nchild):
+                tmp_i[used + i, :] = ti[old_first + i, :]
+                tmp_f[used + i, :] = tf[old_first + i, :]
+                tmp_i[used + i, I_PARENT] = head
+            used += nchild
+        head += 1
+    ti[:used, :] = tmp_i[:used, :]
+    tf[:used, :] = tmp_f[:used, :]
+    ti[0, :] = 0
+    meta[M_ROOT] = 1
+    meta[M_USED] = used
