@@ -1,0 +1,43 @@
+"""Ray actor around the durable shard store and the sampling window (alphago_lite.replay)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import ray
+
+from alphago_lite.config import ReplayConfig
+from alphago_lite.records import decode_record
+from alphago_lite.replay import ReplayWindow, ShardWriter, read_games
+
+
+@ray.remote
+class ReplayBuffer:
+    """``add`` stores a game durably (fsync) before counting it; ``sample`` draws a training batch."""
+
+    def __init__(self, games_dir: str, replay_cfg: ReplayConfig, feature_set: str, seed: int = 0):
+        self.window = ReplayWindow(replay_cfg, feature_set, seed)
+        stored = read_games(games_dir) if Path(games_dir).is_dir() else []
+        # resume: count every stored game, but encode only the ones the window can hold
+        self.window.games_seen = max(len(stored) - replay_cfg.window_max_games, 0)
+        for record in stored[-replay_cfg.window_max_games:]:
+            self.window.add(record)
+        self.writer = ShardWriter(games_dir, replay_cfg.shard_games)
+        self.games_added = 0
+
+    def add(self, encoded_record: bytes) -> int:
+        record = decode_record(encoded_record)
+        self.writer.append(record)
+        self.window.add(record)
+        self.games_added += 1
+        return self.window.games_seen
+
+    def sample(self, batch_size: int):
+        return self.window.sample(batch_size)
+
+    def stats(self) -> dict:
+        return {"games": self.window.games_seen, "games_this_run": self.games_added,
+                "positions_seen": self.window.positions_seen,
+                "window_games": len(self.window.games), "window_positions": self.window.num_positions}
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,189 @@
+"""`alphago-lite bench search`: batched MCTS simulations/s next to OpenSpiel's Python MCTSBot, and how
+busy self-play keeps a real (tiny) network.
+
+Figures, one line each:
+  ours, 1 thread     simulations/s of ``BatchedSearch`` over ``--slots`` games, uniform evaluator
+                     (no feature planes, so only search cost is measured), ``--simulations`` per move,
+                     moves chosen greedily and trees reused; only new simulations count;
+  ours, 2 threads    the same games split across two search threads;
+  openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an
+                     equivalent uniform evaluator (value 0, uniform prior), same simulations per move;
+  ratios             ours 1 thread / openspiel (target >= 5) and 2 threads / 1 thread (target >= 1.7);
+  net busy share     NN evaluations/s achieved by self-play with a random net on the CPU, divided by
+                     the raw forward throughput of the same evaluator at the same batch size (target
+                     >= 70%): the share of time the search keeps the network busy.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from alphago_lite.config import SearchConfig, load_config
+from alphago_lite.evaluator import InProcessEvaluator, UniformEvaluator
+from alphago_lite.features import get_feature_set
+from alphago_lite.go import Game
+from alphago_lite.model import PolicyValueNet
+from alphago_lite.search import BatchedSearch
+from alphago_lite.selfplay import SelfPlayer
+
+KOMI = 7.5
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--size", type=int, default=9)
+    parser.add_argument("--simulations", type=int, default=800, help="simulations per move")
+    parser.add_argument("--slots", type=int, default=16, help="games searched together")
+    parser.add_argument("--seconds", type=float, default=5.0, help="time per search measurement")
+    parser.add_argument("--selfplay-seconds", type=float, default=10.0)
+    parser.add_argument("--no-openspiel", action="store_true")
+    parser.add_argument("--no-selfplay", action="store_true")
+
+
+def uniform_evaluator(size: int) -> UniformEvaluator:
+    evaluator = UniformEvaluator(size, "agz")
+    evaluator.needs_planes = False
+    return evaluator
+
+
+# ---------------------------------------------------------------------------- our search ---
+
+def our_simulations_per_second(size: int, sims: int, slots: int, threads: int, seconds: float) -> float:
+    cfg = SearchConfig(num_simulations=sims, threads=threads)
+    max_moves = 2 * size * size
+    search = BatchedSearch(uniform_evaluator(size), cfg, slots, size, KOMI, max_moves, threads=threads)
+    games = [Game(size=size, komi=KOMI, max_moves=max_moves) for _ in range(slots)]
+    for slot, game in enumerate(games):
+        search.set_root(slot, game)
+    search.search(np.full(slots, 2))  # compile the kernels outside the clock
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        before = np.array([search.root_visits(s) for s in range(slots)])
+        search.search(np.full(slots, sims))
+        done += int(sum(search.root_visits(s) for s in range(slots)) - before.sum())
+        for slot, game in enumerate(games):
+            move = int(np.argmax(search.stats(slot).visits))
+            game.play(move)
+            search.advance(slot, game, move)
+            if game.is_over:
+                games[slot] = Game(size=size, komi=KOMI, max_moves=max_moves)
+                search.set_root(slot, games[slot])
+    elapsed = time.perf_counter() - start
+    search.close()
+    return done / elapsed
+
+
+# ----------------------------------------------------------------------------- openspiel ---
+
+def openspiel_simulations_per_second(size: int, sims: int, seconds: float) -> float | None:
+    try:
+        import pyspiel
+        from open_spiel.python.algorithms import mcts
+    except ImportError:
+        return None
+
+    class UniformSpielEvaluator(mcts.Evaluator):
+        """Value 0 for both players and a uniform prior: what our uniform evaluator answers."""
+
+        def evaluate(self, state):
+            return np.zeros(2)
+
+        def prior(self, state):
+            legal = state.legal_actions()
+            return [(a, 1.0 / len(legal)) for a in legal]
+
+    game = pyspiel.load_game("go", {"board_size": size, "komi": KOMI})
+    bot = mcts.MCTSBot(game, uct_c=1.25, max_simulations=sims, evaluator=UniformSpielEvaluator(),
+                       solve=False, random_state=np.random.RandomState(0),
+                       child_selection_fn=mcts.SearchNode.puct_value)
+    state, moves, start = game.new_initial_state(), 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        if state.is_terminal():
+            state = game.new_initial_state()
+        state.apply_action(bot.step(state))
+        moves += 1
+    return moves * sims / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------ self-play with a net ---
+
+class TimedEvaluator:
+    """Passes calls through to an evaluator, counting positions, batches and time inside it."""
+
+    def __init__(self, inner):
+        self.inner, self.board_size, self.feature_set = inner, inner.board_size, inner.feature_set
+        self.positions = self.batches = 0
+        self.busy = 0.0
+
+    def evaluate(self, planes, legal):
+        start = time.perf_counter()
+        out = self.inner.evaluate(planes, legal)
+        self.busy += time.perf_counter() - start
+        self.positions += len(planes)
+        self.batches += 1
+        return out
+
+
+def raw_forward_per_second(evaluator, size: int, planes: int, batch: int, seconds: float) -> float:
+    rng = np.random.default_rng(0)
+    x = (rng.random((batch, planes, size, size)) < 0.3).astype(np.uint8)
+    legal = np.ones((batch, size * size + 1), np.bool_)
+    evaluator.evaluate(x, legal)
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        evaluator.evaluate(x, legal)
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def selfplay_net_share(size: int, slots: int, seconds: float) -> tuple[float, float, float, float, int]:
+    """(achieved evals/s, raw evals/s at the mean batch, share, time share inside evaluate, mean batch)."""
+    cfg = load_config(overrides=[f"game.size={size}", "model.blocks=2", "model.channels=32",
+                                 "search.num_simulations=64", f"selfplay.games_per_worker={slots}"])
+    torch.manual_seed(0)
+    fs = get_feature_set(cfg.model.feature_set)
+    net = PolicyValueNet(size, fs.num_planes, cfg.model.blocks, cfg.model.channels)
+    # one core for the net, the other for the search (this is a 2-core machine)
+    inner = InProcessEvaluator(net, size, cfg.model.feature_set, device="cpu", cpu_threads=1)
+    evaluator = TimedEvaluator(inner)
+    player = SelfPlayer(evaluator, cfg, slots=slots, seed=0)
+    stream = player.games(None)
+    start = time.perf_counter()
+    games = 0
+    for _ in stream:  # games end one by one; the slot starts a new one at once
+        games += 1
+        if time.perf_counter() - start >= seconds:
+            break
+    elapsed = time.perf_counter() - start
+    stream.close()
+    player.close()
+    achieved = evaluator.positions / elapsed
+    batch = max(1, round(evaluator.positions / max(evaluator.batches, 1)))
+    raw = raw_forward_per_second(inner, size, fs.num_planes, batch, seconds=3.0)
+    return achieved, raw, achieved / raw, evaluator.busy / elapsed, batch
+
+
+def main(args: argparse.Namespace) -> int:
+    size, sims = args.size, args.simulations
+    print(f"bench search: {size}x{size}, {sims} simulations per move, uniform evaluator; "
+          f"figures from a shared machine vary run to run")
+    one = our_simulations_per_second(size, sims, args.slots, 1, args.seconds)
+    print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
+    two = our_simulations_per_second(size, sims, args.slots, 2, args.seconds)
+    print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
+    print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
+    if not args.no_openspiel:
+        spiel = openspiel_simulations_per_second(size, sims, args.seconds)
+        if spiel is None:
+            print("openspiel MCTSBot: not installed")
+        else:
+            print(f"openspiel MCTSBot (python, 1 thread): {spiel:,.0f} simulations/s")
+            print(f"ours 1 thread / openspiel: {one / spiel:.1f}x (target >= 5)")
+    if not args.no_selfplay:
+        achieved, raw, share, busy, batch = selfplay_net_share(size, args.slots, args.selfplay_seconds)
+        print(f"self-play with a 2x32 net on CPU: {achieved:,.0f} evaluations/s, raw forward at batch "
+              f"{batch}: {raw:,.0f}/s, share {100 * share:.0f}% (target >= 70%), "
+              f"time inside evaluate {100 * busy:.0f}%")
+    return 0

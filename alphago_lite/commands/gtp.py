@@ -1,0 +1,34 @@
+"""``alphago-lite gtp``: run as a GTP version 2 engine on stdin/stdout (Sabaki, Lizzie, KaTrain, GNU Go)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from alphago_lite.commands.play import add_agent_options, build_agent
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("gtp", help="run as a GTP engine (Sabaki, Lizzie, KaTrain, GNU Go, ...)",
+                                   description="Speak GTP version 2 on stdin/stdout.")
+    add_agent_options(parser)
+    parser.add_argument("--size", type=int, default=None, help="initial board size (default: the net's, or 9)")
+    parser.add_argument("--komi", type=float, default=7.5, help="initial komi (default 7.5)")
+    parser.add_argument("--name", default="alphago-lite", help="name reported to the controller")
+    parser.add_argument("--lag", type=float, default=0.5,
+                        help="seconds kept back from every move's time budget (default 0.5)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alphago_lite.gtp import serve_stdio
+    from alphago_lite.gtp_engine import EngineConfig, GtpEngine
+    try:
+        agent = build_agent(args)
+        config = EngineConfig(name=args.name, board_size=args.size or agent.board_size or 9, komi=args.komi,
+                              visits=args.visits, lag_seconds=args.lag)
+        engine = GtpEngine(agent, config)
+    except ValueError as exc:
+        print(f"alphago-lite gtp: {exc}", file=sys.stderr)
+        return 2
+    serve_stdio(engine)
+    return 0

@@ -1,0 +1,48 @@
+"""``alphago-lite match A B``: N games between two players, saved as SGF, with Elo statistics."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "match", help="play a match between two engines or checkpoints",
+        description="Play N games between players A and B (alternating colours) and report A's results. "
+                    "A player is gnugo[:LEVEL], random[:SEED], model:PATH (or PATH.pt), run:DIR or "
+                    "gtp:'COMMAND LINE'.")
+    add_match_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_match_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("a", metavar="A", help="the player the report is about")
+    parser.add_argument("b", metavar="B", help="its opponent, e.g. gnugo:0")
+    parser.add_argument("--games", type=int, default=10, help="number of games (default 10)")
+    parser.add_argument("--size", type=int, default=9, help="board size (default 9)")
+    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--visits", type=int, default=None, help="visits per move of our agents")
+    parser.add_argument("--max-moves", type=int, default=None, help="move limit per game (default 2*size*size)")
+    parser.add_argument("--out", default="match", help="directory for the SGF files (default ./match)")
+    parser.add_argument("--device", default="cpu", help="device of our agents (default cpu)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from alphago_lite.match import MatchConfig, make_player, run_match
+    players = []
+    try:
+        if args.games < 1:
+            raise ValueError(f"--games must be at least 1, got {args.games}")
+        for spec in (args.a, args.b):
+            players.append(make_player(spec, visits=args.visits, device=args.device))
+        config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,
+                             out_dir=args.out)
+        report = run_match(players[0], players[1], config)
+    except ValueError as exc:
+        print(f"alphago-lite match: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        for player in players:
+            player.close()
+    print(report.summary())
+    return 0

@@ -1,0 +1,63 @@
+"""``alphago-lite play``: a game against the agent in the terminal.
+
+Also defines the agent options shared with ``gtp`` (``--model``, ``--run``, ``--random``, ``--visits``,
+``--device``) and ``build_agent`` that turns them into an Agent.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def add_agent_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", metavar="PATH", help="checkpoint file to play with")
+    source.add_argument("--run", metavar="RUN_DIR", help="run directory: play its newest checkpoint")
+    source.add_argument("--random", action="store_true", help="a uniformly random player (no network)")
+    parser.add_argument("--visits", type=int, default=200, help="search visits per move (default 200)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of --random")
+
+
+def build_agent(args: argparse.Namespace):
+    """The agent the options name; AgentNotFound (a ValueError) explains what is missing."""
+    from alphago_lite.agent import RandomAgent, load_agent
+    if args.random:
+        return RandomAgent(seed=args.seed)
+    return load_agent(model_path=args.model, run_dir=args.run, visits=args.visits, device=args.device)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("play", help="play against the agent in the terminal",
+                                   description="Play a game against the agent in the terminal.")
+    add_agent_options(parser)
+    parser.add_argument("--size", type=int, default=None, help="board size (default: the net's, or 9)")
+    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--colour", "--color", choices=("black", "white"), default="black",
+                        help="your colour (default black)")
+    parser.add_argument("--seconds", type=float, default=None, help="agent's thinking time per move")
+    parser.add_argument("--handicap", type=int, default=0, help="handicap stones for Black (2-9)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from alphago_lite.go import BLACK, WHITE, Game
+    from alphago_lite.gtp import GtpError
+    from alphago_lite.gtp_engine import fixed_handicap_points
+    from alphago_lite.terminal import PlayOptions, TerminalGame
+    try:
+        agent = build_agent(args)
+        size = args.size or agent.board_size or 9
+        if agent.board_size not in (None, size):
+            raise ValueError(f"the agent's net plays {agent.board_size}x{agent.board_size}, not {size}x{size}")
+        game = Game(size=size, komi=args.komi)
+        if args.handicap:
+            game.place_setup(black=fixed_handicap_points(size, args.handicap), to_play="W")
+    except (ValueError, GtpError) as exc:
+        print(f"alphago-lite play: {exc}", file=sys.stderr)
+        return 2
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    options = PlayOptions(human_colour=BLACK if args.colour == "black" else WHITE, visits=args.visits,
+                          seconds=args.seconds, colour=colour)
+    return TerminalGame(agent, game, options, sys.stdin, sys.stdout).run()

@@ -1,0 +1,40 @@
+"""Checkpoints of a run: ``ckpt-00000100.pt`` files (atomic writes), the last few kept, plus best.pt."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from alphago_lite.checkpoint import save_checkpoint
+
+BEST = "best.pt"
+
+
+class CheckpointStore:
+    def __init__(self, directory: str | Path, keep: int):
+        self.directory, self.keep = Path(directory), keep
+
+    def all(self) -> list[Path]:
+        return sorted(self.directory.glob("ckpt-*.pt"))
+
+    def latest(self) -> Path | None:
+        found = self.all()
+        return found[-1] if found else None
+
+    def best(self) -> Path | None:
+        path = self.directory / BEST
+        return path if path.is_file() else None
+
+    def save(self, model, feature_set: str, step: int, optimizer_state: dict, extra: dict) -> Path:
+        path = self.directory / f"ckpt-{step:08d}.pt"
+        save_checkpoint(path, model, feature_set=feature_set, step=step,
+                        optimizer_state=optimizer_state, extra=extra)
+        for old in self.all()[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def mark_best(self, path: Path) -> Path:
+        """Copy path to best.pt atomically (copy to a temp name, then rename)."""
+        tmp = self.directory / (BEST + ".tmp")
+        shutil.copyfile(path, tmp)
+        tmp.replace(self.directory / BEST)
+        return self.directory / BEST

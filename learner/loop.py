@@ -1,0 +1,194 @@
+"""The training driver: the AlphaZero loop on a Ray cluster, resumable from its run directory.
+
+Places inference servers, search workers and the replay buffer as Ray actors; the learner trains in
+this (driver) process, publishes weights to the inference servers every ``publish_every`` steps and
+checkpoints every ``checkpoint_every`` steps. Run directory:
+
+    RUN_DIR/config.yaml           resolved config
+    RUN_DIR/checkpoints/          ckpt-00000100.pt ... (atomic writes; the last few kept) and best.pt
+    RUN_DIR/games/                msgpack shards of every finished game
+    RUN_DIR/metrics.jsonl         one JSON object per report
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import ray
+import torch
+
+from alphago_lite.arena import play_match
+from alphago_lite.checkpoint import load_checkpoint, load_model
+from alphago_lite.config import Config, save_config
+from alphago_lite.evaluator import InProcessEvaluator
+from alphago_lite.features import num_planes
+from alphago_lite.model import build_model
+
+from actors.inference import start_inference_servers
+from actors.replay_buffer import ReplayBuffer
+from actors.worker_pool import start_search_workers
+from learner.checkpoints import CheckpointStore
+from learner.progress import Progress
+from learner.trainer import Trainer
+
+
+def connect(cfg: Config) -> None:
+    """Join the configured cluster, or start a local one sized by the config."""
+    if ray.is_initialized():
+        return
+    if cfg.cluster.address:
+        ray.init(address=cfg.cluster.address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=cfg.cluster.num_cpus, num_gpus=cfg.cluster.num_gpus, log_to_driver=False,
+                 include_dashboard=False)
+
+
+class TrainingRun:
+    """One run: owns the trainer, the actors and the run directory."""
+
+    def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False):
+        self.cfg, self.run_dir = cfg, Path(cfg.run_dir)
+        self.store = CheckpointStore(self.run_dir / "checkpoints", cfg.learner.keep_checkpoints)
+        if not resume and self.store.latest() is not None:
+            raise ValueError(f"run directory {self.run_dir} already holds checkpoints: continue it "
+                             f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
+        save_config(cfg, str(self.run_dir))
+        self.max_steps = cfg.learner.total_steps if max_steps is None else max_steps
+        self.device = "cuda" if torch.cuda.is_available() and cfg.inference.device != "cpu" else "cpu"
+        fs = cfg.model.feature_set
+        model = build_model(cfg.model, cfg.game.size, num_planes(fs))
+        self.trainer = Trainer(model, cfg.learner, self.device)
+        self.version = 0
+        torch.manual_seed(cfg.seed)
+        latest = self.store.latest()
+        if resume and latest is not None:
+            self._restore(latest)
+        self.progress = Progress(self.run_dir / "metrics.jsonl", quiet=quiet)
+        self.servers = self.buffer = None
+        self.workers = None
+
+    def _restore(self, path: Path) -> None:
+        state, meta = load_checkpoint(path, expect_board_size=self.cfg.game.size,
+                                      expect_feature_set=self.cfg.model.feature_set)
+        self.trainer.model.load_state_dict(state)
+        if meta.optimizer_state is not None:
+            self.trainer.optimizer.load_state_dict(meta.optimizer_state)
+        self.trainer.step = meta.step
+        self.version = int(meta.extra.get("weights_version", 0))
+        if "torch_rng" in meta.extra:
+            torch.set_rng_state(meta.extra["torch_rng"])
+
+    # --------------------------------------------------------------------------- actors ---
+    def start(self) -> None:
+        connect(self.cfg)
+        cfg, fs = self.cfg, self.cfg.model.feature_set
+        state = {k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()}
+        self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs, state,
+                                               self.version)
+        self.buffer = ReplayBuffer.options(num_cpus=0).remote(
+            str(self.run_dir / "games"), cfg.replay, fs, cfg.seed)
+        self.workers = start_search_workers(cfg, self.servers, self.buffer,
+                                            seed=cfg.seed + 1000 * self.trainer.step)
+
+    def publish(self) -> None:
+        self.version += 1
+        ref = ray.put({k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()})
+        ray.get([s.set_weights.remote(self.version, ref) for s in self.servers])
+
+    def checkpoint(self) -> Path:
+        return self.store.save(self.trainer.model, self.cfg.model.feature_set, self.trainer.step,
+                               self.trainer.optimizer.state_dict(),
+                               {"weights_version": self.version, "torch_rng": torch.get_rng_state()})
+
+    # ----------------------------------------------------------------------------- loop ---
+    def run(self) -> Path:
+        """Train until max_steps (total_steps by default); Ctrl-C stops cleanly. Returns the last
+        checkpoint's path."""
+        lc = self.cfg.learner
+        self.start()
+        next_batch = None
+        try:
+            while self.trainer.step < self.max_steps:
+                self.workers.check()
+                buffer_stats = ray.get(self.buffer.stats.remote())
+                if not self._may_train(buffer_stats):
+                    self.progress.waiting(self.trainer.step, buffer_stats)
+                    time.sleep(0.2)
+                    continue
+                if next_batch is None:
+                    next_batch = self.buffer.sample.remote(lc.batch_size)
+                batch = ray.get(next_batch)
+                next_batch = self.buffer.sample.remote(lc.batch_size)  # prefetch the next one
+                losses = self.trainer.train_step(*batch)
+                self.samples_trained = getattr(self, "samples_trained", 0) + lc.batch_size
+                step = self.trainer.step
+                if step % lc.publish_every == 0 and not self.cfg.evaluation.gating:
+                    self.publish()  # with gating, only a net that passed its match is published
+                if step % lc.checkpoint_every == 0:
+                    self.checkpoint()
+                if self.cfg.evaluation.eval_every and step % self.cfg.evaluation.eval_every == 0:
+                    self.evaluate()
+                self.progress.step(step, self.max_steps, losses, buffer_stats, self._server_stats)
+        except KeyboardInterrupt:
+            self.progress.note("interrupted: writing a checkpoint and stopping the actors")
+        finally:
+            path = self.checkpoint()
+            self.stop()
+        return path
+
+    def _may_train(self, buffer_stats: dict) -> bool:
+        lc = self.cfg.learner
+        if buffer_stats["window_positions"] < max(lc.min_positions, 1):
+            return False
+        if lc.max_samples_per_position is None:
+            return True
+        # the cap counts positions of this process only: a resumed run starts its allowance afresh
+        allowed = lc.max_samples_per_position * max(buffer_stats["positions_seen"], 1)
+        return getattr(self, "samples_trained", 0) < allowed
+
+    def _server_stats(self) -> list:
+        return ray.get([s.stats.remote(reset=True) for s in self.servers])
+
+    def evaluate(self) -> None:
+        """Newest weights against the best checkpoint so far (or the initial net): score and Elo.
+        The newest becomes best.pt when it scores at least the gating threshold."""
+        ec = self.cfg.evaluation
+        best = self.store.best()
+        if best is None:
+            self.store.mark_best(self.checkpoint())
+            return
+        opponent, _ = load_model(best)
+        newest = self.trainer.model
+        newest.eval()
+        fs, size = self.cfg.model.feature_set, self.cfg.game.size
+        result = play_match(InProcessEvaluator(newest, size, fs), InProcessEvaluator(opponent, size, fs),
+                            self.cfg.game, dataclasses.replace(self.cfg.search, reuse_tree=False),
+                            ec.eval_games, ec.eval_simulations, seed=self.trainer.step)
+        newest.train()
+        promoted = result.score >= ec.gating_threshold
+        if promoted:
+            self.store.mark_best(self.checkpoint())
+            if ec.gating:
+                self.publish()
+        self.progress.evaluation(self.trainer.step, result, promoted)
+
+    def stop(self) -> None:
+        if self.workers:
+            self.workers.stop()
+        if self.buffer is not None:
+            try:
+                ray.get(self.buffer.close.remote(), timeout=30)
+            except Exception as err:  # the buffer fsyncs every game; closing only releases the file
+                self.progress.note(f"replay buffer did not close cleanly: {err}")
+        for actor in (self.servers or []) + ([self.buffer] if self.buffer else []):
+            ray.kill(actor)
+        self.progress.close()
+
+
+def train(cfg: Config, resume: bool = False, max_steps: int | None = None, quiet: bool = False) -> Path:
+    run = TrainingRun(cfg, resume=resume, max_steps=max_steps, quiet=quiet)
+    return run.run()

@@ -1,0 +1,84 @@
+"""Progress a person can follow: one live line on the terminal, and metrics.jsonl (+ TensorBoard when
+installed) in the run directory."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+class Progress:
+    def __init__(self, metrics_path: Path, quiet: bool = False, every_seconds: float = 2.0):
+        metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(metrics_path, "a")
+        self.quiet, self.every = quiet, every_seconds
+        self.last_report = 0.0
+        self.start = time.time()
+        self.last = {"time": self.start, "games": None, "positions": None}
+        self.tb = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+            self.tb = SummaryWriter(str(metrics_path.parent / "tensorboard"))
+        except Exception:  # tensorboard is optional
+            self.tb = None
+
+    def _emit(self, record: dict, line: str) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        if self.tb is not None and "step" in record:
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key != "step":
+                    self.tb.add_scalar(key, value, record["step"])
+        if not self.quiet:
+            end = "\n" if not sys.stdout.isatty() else "\r"
+            print(line, end=end, flush=True)
+
+    def step(self, step: int, total: int, losses: dict, buffer: dict, server_stats) -> None:
+        now = time.time()
+        if now - self.last_report < self.every and step < total:
+            return
+        servers = server_stats()
+        evals = sum(s.get("evals_per_s", 0.0) for s in servers)
+        fill = sum(s.get("batch_fill", 0.0) for s in servers) / max(len(servers), 1)
+        dt = max(now - self.last["time"], 1e-9)
+        pos_rate = 0.0 if self.last["positions"] is None else \
+            (buffer["positions_seen"] - self.last["positions"]) / dt
+        self.last = {"time": now, "games": buffer["games"], "positions": buffer["positions_seen"]}
+        self.last_report = now
+        record = {"step": step, "time": round(now - self.start, 1), "games": buffer["games"],
+                  "positions": buffer["positions_seen"], "positions_per_s": round(pos_rate, 1),
+                  "nn_evals_per_s": round(evals, 1), "batch_fill": round(fill, 3),
+                  "buffer_positions": buffer["window_positions"], **{k: round(v, 5) for k, v in losses.items()}}
+        self._emit(record, f"step {step}/{total} | games {buffer['games']} | pos/s {pos_rate:.0f} | "
+                           f"NN evals/s {evals:.0f} | batch fill {fill:.2f} | loss {losses['loss']:.3f} "
+                           f"(policy {losses['policy_loss']:.3f}, value {losses['value_loss']:.3f}) | "
+                           f"buffer {buffer['window_positions']} positions")
+
+    def waiting(self, step: int, buffer: dict) -> None:
+        now = time.time()
+        if now - self.last_report < self.every:
+            return
+        self.last_report = now
+        if not self.quiet:
+            print(f"step {step} | waiting for self-play: {buffer['games']} games, "
+                  f"{buffer['window_positions']} positions in the window", flush=True)
+
+    def evaluation(self, step: int, result, promoted: bool) -> None:
+        record = {"step": step, "eval_wins": result.wins, "eval_losses": result.losses,
+                  "eval_draws": result.draws, "eval_score": round(result.score, 3),
+                  "eval_elo": round(result.elo(), 1), "promoted": promoted}
+        self._emit(record, f"evaluation at step {step}: newest vs best {result.wins}-{result.losses}-"
+                           f"{result.draws} (score {result.score:.2f}, Elo {result.elo():+.0f})"
+                           + (" -> new best" if promoted else ""))
+
+    def note(self, text: str) -> None:
+        self.file.write(json.dumps({"note": text, "time": round(time.time() - self.start, 1)}) + "\n")
+        self.file.flush()
+        print(text, flush=True)
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+        if self.tb is not None:
+            self.tb.close()

@@ -1,0 +1,89 @@
+"""Agent protocol implementations: RandomAgent, PolicyAgent and load_agent's errors."""
+import numpy as np
+import pytest
+import torch
+
+from alphago_lite.agent import (Agent, AgentNotFound, Analysis, PolicyAgent, RandomAgent, fills_own_eye,
+                                load_agent, newest_checkpoint)
+from alphago_lite.checkpoint import save_checkpoint
+from alphago_lite.evaluator import InProcessEvaluator
+from alphago_lite.features import num_planes
+from alphago_lite.go import Game, game_from_diagram
+from alphago_lite.model import PolicyValueNet
+
+
+def tiny_policy_agent(size=9):
+    torch.manual_seed(0)
+    net = PolicyValueNet(size, num_planes("agz"), blocks=1, channels=8)
+    return PolicyAgent(InProcessEvaluator(net, size, "agz"))
+
+
+def test_random_agent_plays_only_legal_moves_and_never_passes_early():
+    game, agent = Game(size=5), RandomAgent(seed=3)
+    for _ in range(20):
+        analysis = agent.genmove(game)
+        assert analysis.move != 25 and game.is_legal(analysis.move)
+        game.play(analysis.move)
+
+
+def test_random_agent_passes_when_only_own_eyes_remain():
+    game = game_from_diagram("""
+        X.XXX
+        XXXXX
+        XX.XX
+        XXXXX
+        XXXX.""", to_play="B")
+    assert fills_own_eye(game, 1) and fills_own_eye(game, 12)
+    assert RandomAgent(seed=0).genmove(game).move == 25
+
+
+def test_random_agent_think_accumulates_visits_on_one_position():
+    game, agent = Game(size=9), RandomAgent(seed=1)
+    assert [agent.think(game, 8).visits for _ in range(3)] == [8, 16, 24]
+    game.play("E5")
+    assert agent.think(game, 8).visits == 8  # another position: a fresh count
+
+
+def test_policy_agent_follows_the_protocol():
+    agent, game = tiny_policy_agent(), Game(size=9)
+    assert isinstance(agent, Agent)
+    game.play("E5")
+    analysis = agent.genmove(game)
+    assert isinstance(analysis, Analysis) and analysis.visits == 1
+    assert 0.0 <= analysis.winrate <= 1.0
+    priors = [c.prior for c in analysis.candidates]
+    assert len(priors) == 5 and priors == sorted(priors, reverse=True)
+    assert analysis.move == analysis.candidates[0].move and game.is_legal(analysis.move)
+    assert all(c.pv == (c.move,) for c in analysis.candidates)
+    assert 40 not in [c.move for c in analysis.candidates]  # E5 is occupied
+
+
+def test_policy_agent_refuses_another_board_size():
+    with pytest.raises(ValueError, match="plays 9x9, not 7x7"):
+        tiny_policy_agent().genmove(Game(size=7))
+
+
+def test_load_agent_without_a_source_points_to_train():
+    with pytest.raises(AgentNotFound, match="alphago-lite train"):
+        load_agent()
+
+
+def test_load_agent_missing_paths(tmp_path):
+    with pytest.raises(AgentNotFound, match="no checkpoint file"):
+        load_agent(model_path=tmp_path / "none.pt")
+    with pytest.raises(AgentNotFound, match="no run directory"):
+        load_agent(run_dir=tmp_path / "nothing")
+    with pytest.raises(AgentNotFound, match="holds no checkpoint yet"):
+        load_agent(run_dir=tmp_path)
+
+
+def test_load_agent_from_run_dir_takes_newest_checkpoint(tmp_path):
+    net = PolicyValueNet(9, num_planes("agz"), blocks=1, channels=8)
+    old = save_checkpoint(tmp_path / "checkpoints" / "step_000001.pt", net, feature_set="agz", step=1)
+    new = save_checkpoint(tmp_path / "checkpoints" / "step_000002.pt", net, feature_set="agz", step=2)
+    import os
+    os.utime(old, (1, 1))
+    assert newest_checkpoint(tmp_path) == new
+    agent = load_agent(run_dir=tmp_path)
+    assert agent.board_size == 9
+    assert Game(size=9).is_legal(agent.genmove(Game(size=9)).move)
