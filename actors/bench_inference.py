@@ -37,9 +37,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--in-flight", type=int, default=2, help="requests each client keeps outstanding")
     p.add_argument("--seconds", type=float, default=4.0, help="measuring time per figure")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
-    args = p.parse_args(argv)
-    args.request = args.request or args.batch
-    return args
 
 
 def random_batch(batch: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -147,8 +144,12 @@ def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: to
             ray.shutdown()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    if not isinstance(args, argparse.Namespace):
+        parser = argparse.ArgumentParser(prog="bench_inference", description=__doc__.splitlines()[0])
+        add_arguments(parser)
+        args = parser.parse_args(args)
+    args.request = args.request or args.batch
     device = resolve_device(args.device)
     torch.manual_seed(0)
     model = PolicyValueNet(args.size, IN_PLANES, args.blocks, args.channels).eval()

@@ -72,13 +72,16 @@ class BatchedSearch:
         rows = slots * self.leaves
         self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
                         for _ in range(2)]
+        # evaluations of each batch, scattered back to the rows they came from
+        self.results = [(np.zeros((rows, self.moves), np.float32), np.zeros(rows, np.float32))
+                        for _ in range(2)]
         # per thread: scratch position, scratch history, PUCT scores
         self.scratch = [(np.zeros(core.state_length(size), np.int32),
                          np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
                         for _ in range(self.threads)]
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
-        self._pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._eval_pool = ThreadPoolExecutor(1)
         self.evaluations = 0
 
@@ -123,54 +126,51 @@ class BatchedSearch:
         """Run until each slot's root has ``targets[slot]`` visits (0: leave the slot alone)."""
         targets = np.asarray(targets, np.int64)
         pending = [None, None]
-        for which in (0, 1):
-            pending[which] = self._launch(which, targets)
         while True:
             for which in (0, 1):
-                if pending[which] is not None:
-                    self._finish(which, *pending[which])
-                    pending[which] = None
-                if kernels.games_done(self.ti, self.meta, targets) and pending[1 - which] is None:
+                pending[which] = self._round(which, targets, pending[which])
+                if pending[0] is None and pending[1] is None \
+                        and kernels.games_done(self.ti, self.meta, targets):
                     return
-                pending[which] = self._launch(which, targets)
 
-    def _collect(self, which: int, targets: np.ndarray) -> np.ndarray:
+    def _round(self, which: int, targets: np.ndarray, pending):
+        """Apply batch ``which``'s evaluations (if any), gather it again and send it off.
+        Each thread applies and gathers the rows of its own games, so both steps run in parallel."""
         planes, legal, nodes, games = self.batches[which]
+        policy, values = self.results[which]
+        applied = [np.arange(0)] * self.threads
+        if pending is not None:
+            parts, future = pending
+            policy_part, value_part = future.result()
+            rows = np.concatenate(parts)
+            policy[rows] = policy_part
+            values[rows] = value_part
+            applied = parts
+            self.evaluations += len(rows)
 
-        def gather(i: int) -> tuple[int, int]:
+        def step(i: int) -> np.ndarray:
+            if len(applied[i]):
+                kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values,
+                                    applied[i])
             g0, g1 = self.ranges[i]
             wstate, whist, scores = self.scratch[i]
             row0 = g0 * self.leaves
-            return row0, kernels.collect_games(
+            count = kernels.collect_games(
                 self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
                 wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
                 row0, scores)
+            return np.arange(row0, row0 + count)
 
-        parts = list(self._pool.map(gather, range(self.threads))) if self._pool else [gather(0)]
-        if len(parts) == 1:
-            return np.arange(parts[0][0], parts[0][0] + parts[0][1])
-        return np.concatenate([np.arange(r0, r0 + n) for r0, n in parts])
-
-    def _launch(self, which: int, targets: np.ndarray):
-        rows = self._collect(which, targets)
+        # the calling thread takes the first range itself: one hand-off fewer per round
+        others = [self._pool.submit(step, i) for i in range(1, self.threads)] if self._pool else []
+        parts = [step(0)] + [f.result() for f in others]
+        rows = np.concatenate(parts)
         if len(rows) == 0:
             return None
-        planes, legal = self.batches[which][0], self.batches[which][1]
         contiguous = rows[-1] - rows[0] + 1 == len(rows)
         sl = slice(rows[0], rows[-1] + 1) if contiguous else rows
         future = self._eval_pool.submit(self.evaluator.evaluate, planes[sl], legal[sl])
-        return rows, future
-
-    def _finish(self, which: int, rows: np.ndarray, future) -> None:
-        policy_part, value_part = future.result()
-        total = self.batches[which][1].shape[0]
-        policy = np.empty((total, self.moves), np.float32)
-        values = np.empty(total, np.float32)
-        policy[rows] = policy_part
-        values[rows] = value_part
-        planes, legal, nodes, games = self.batches[which]
-        kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values, rows)
-        self.evaluations += len(rows)
+        return parts, future
 
     # --------------------------------------------------------------------------- results ---
     def stats(self, slot: int) -> RootStats:

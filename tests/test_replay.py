@@ -1,0 +1,148 @@
+"""Shards (write, read back, torn tails) and the sampling window of alphago_lite.replay; no Ray."""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+import pytest
+
+from alphago_lite.config import load_config
+from alphago_lite.evaluator import UniformEvaluator
+from alphago_lite.go import Game
+from alphago_lite.replay import ReplayWindow, ShardWriter, read_games, read_shard
+from alphago_lite.selfplay import play_games
+
+FEATURES = "agz"
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config("configs/tiny.yaml", ["search.num_simulations=8"])
+
+
+@pytest.fixture(scope="module")
+def records(cfg):
+    games = play_games(UniformEvaluator(cfg.game.size, FEATURES), cfg, 3, seed=7)
+    assert len(games) == 3
+    return games
+
+
+def test_shard_round_trip_keeps_every_field(tmp_path, records):
+    writer = ShardWriter(tmp_path, games_per_shard=2)
+    for r in records:
+        writer.append(r)
+    writer.close()
+    shards = sorted(tmp_path.glob("shard-*.msgpack"))
+    assert [s.name for s in shards] == ["shard-000000.msgpack", "shard-000001.msgpack"]
+    assert len(list(read_shard(shards[0]))) == 2
+    assert read_games(tmp_path) == records
+
+
+def test_new_writer_starts_a_new_shard_after_existing_ones(tmp_path, records):
+    first = ShardWriter(tmp_path, games_per_shard=10)
+    first.append(records[0])
+    first.close()
+    second = ShardWriter(tmp_path, games_per_shard=10)
+    second.append(records[1])
+    second.close()
+    assert len(list(tmp_path.glob("shard-*.msgpack"))) == 2
+    assert read_games(tmp_path) == records[:2]
+
+
+@pytest.mark.parametrize("cut", [1, 3, 6])
+def test_torn_last_record_is_skipped_and_earlier_games_survive(tmp_path, records, cut):
+    writer = ShardWriter(tmp_path, games_per_shard=10)
+    for r in records:
+        writer.append(r)
+    writer.close()
+    shard = next(tmp_path.glob("shard-*.msgpack"))
+    data = shard.read_bytes()
+    shard.write_bytes(data[:-cut])
+    with pytest.warns(UserWarning, match="torn"):
+        games = read_games(tmp_path)
+    assert games == records[:2]
+
+
+def test_torn_record_header_is_skipped(tmp_path, records):
+    writer = ShardWriter(tmp_path, games_per_shard=10)
+    writer.append(records[0])
+    writer.close()
+    shard = next(tmp_path.glob("shard-*.msgpack"))
+    shard.write_bytes(shard.read_bytes() + b"\x07\x00")  # two bytes of a four-byte length header
+    with pytest.warns(UserWarning, match="torn record header"):
+        assert read_games(tmp_path) == records[:1]
+
+
+def _movers(record) -> list[int]:
+    """Colour to move before each move, found by replaying the game (not by move parity)."""
+    game = Game(size=record.size, komi=record.komi)
+    movers = []
+    for move in record.moves:
+        movers.append(game.to_play)
+        game.play(move)
+    return movers
+
+
+def test_window_targets_match_the_records(cfg, records):
+    window = ReplayWindow(dataclasses.replace(cfg.replay, symmetries=False), FEATURES, seed=1)
+    for r in records:
+        window.add(r)
+    assert window.games_seen == 3
+    assert window.positions_seen == sum(r.num_training_positions for r in records)
+    for record, (planes, policies, values) in zip(records, window.games):
+        full = [i for i, f in enumerate(record.full_search) if f]
+        assert planes.shape == (len(full), 17, 5, 5) and planes.dtype == np.uint8
+        assert policies.shape == (len(full), 26)
+        np.testing.assert_allclose(policies.sum(axis=1), 1.0, atol=1e-5)
+        assert record.winner in (1, -1)  # komi 2.5: no draws
+        movers = _movers(record)
+        expected = [1.0 if record.winner == movers[i] else -1.0 for i in full]
+        assert values.tolist() == expected
+
+
+def test_sample_shapes_and_rows_come_from_the_window(cfg, records):
+    window = ReplayWindow(dataclasses.replace(cfg.replay, symmetries=False), FEATURES, seed=2)
+    for r in records:
+        window.add(r)
+    planes, policy, value = window.sample(64)
+    assert planes.shape == (64, 17, 5, 5) and planes.dtype == np.uint8
+    assert policy.shape == (64, 26) and policy.dtype == np.float32
+    assert value.shape == (64,) and value.dtype == np.float32
+    np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
+    assert set(np.unique(value)) <= {-1.0, 1.0}
+    stored = [(p.tobytes(), pol.tobytes(), v) for g in window.games for p, pol, v in zip(*g)]
+    for p, pol, v in zip(planes, policy, value):
+        assert (p.tobytes(), pol.tobytes(), v) in stored
+
+
+def test_sample_with_symmetries_keeps_policy_mass_and_values(cfg, records):
+    window = ReplayWindow(cfg.replay, FEATURES, seed=3)
+    for r in records:
+        window.add(r)
+    planes, policy, value = window.sample(128)
+    np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
+    assert set(np.unique(value)) <= {-1.0, 1.0}
+    # a symmetry permutes points: each sample keeps its stone count
+    stored_counts = {int(p.sum()) for g in window.games for p in g[0]}
+    assert {int(p.sum()) for p in planes} <= stored_counts
+
+
+def test_empty_window_refuses_to_sample(cfg):
+    with pytest.raises(ValueError, match="no training positions"):
+        ReplayWindow(cfg.replay, FEATURES).sample(4)
+
+
+def test_window_grows_with_games_seen_up_to_the_cap(cfg, records):
+    replay = dataclasses.replace(cfg.replay, window_min_games=2, window_growth=0.5, window_max_games=4)
+    window = ReplayWindow(replay, FEATURES)
+    held = []
+    for _ in range(7):
+        window.add(records[0])
+        held.append(len(window.games))
+    # window after n games: min(4, int(2 + 0.5 n)) = 2, 3, 3, 4, 4, 4, 4; it holds at most n games
+    assert held == [1, 2, 3, 4, 4, 4, 4]
+    assert window.window_size() == 4
+    window2 = ReplayWindow(dataclasses.replace(replay, window_max_games=100), FEATURES)
+    window2.games_seen = 10
+    assert window2.window_size() == 7

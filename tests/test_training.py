@@ -1,0 +1,103 @@
+"""The training loop end to end on a real local Ray cluster (2 CPUs): games recorded, learner steps,
+checkpoints, weight publishing, resume, a killed search worker, and the selfplay command."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+import ray
+
+from alphago_lite.checkpoint import load_checkpoint, load_model
+from alphago_lite.config import load_config
+from alphago_lite.model import build_model
+from alphago_lite.features import num_planes
+from alphago_lite.replay import read_games
+
+from actors.inference import start_inference_servers
+from actors.replay_buffer import ReplayBuffer
+from actors.worker_pool import start_search_workers
+from learner.loop import TrainingRun, train
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def tiny(run_dir, *overrides):
+    return load_config("configs/tiny.yaml", [f"run_dir={run_dir}", "search.num_simulations=16",
+                                             "learner.checkpoint_every=20", "learner.publish_every=10",
+                                             "evaluation.eval_every=20", *overrides])
+
+
+def test_train_then_resume(ray_cluster, tmp_path):
+    run_dir = tmp_path / "run"
+    first = train(tiny(run_dir, "learner.total_steps=40"), quiet=True)
+    assert first.name == "ckpt-00000040.pt"
+    model, meta = load_model(first, expect_board_size=5, expect_feature_set="agz")
+    assert meta.step == 40
+    # published at steps 10, 20, 30, 40 (no gating)
+    assert meta.extra["weights_version"] == 4
+    assert (run_dir / "checkpoints" / "best.pt").is_file()
+    assert (run_dir / "config.yaml").is_file()
+    assert (run_dir / "metrics.jsonl").stat().st_size > 0
+    games_first = read_games(run_dir / "games")
+    # the learner waits for min_positions (200) before its first step
+    assert sum(g.num_training_positions for g in games_first) >= 200
+
+    with pytest.raises(ValueError, match="already holds checkpoints"):
+        TrainingRun(tiny(run_dir, "learner.total_steps=60"))
+
+    second = train(tiny(run_dir, "learner.total_steps=60"), resume=True, quiet=True)
+    assert second.name == "ckpt-00000060.pt"
+    state, meta = load_checkpoint(second)
+    assert meta.step == 60 and meta.extra["weights_version"] == 6
+    games_all = read_games(run_dir / "games")
+    assert games_all[:len(games_first)] == games_first
+    # games of the resumed run were played by servers started with the published weights (version 4+)
+    later = games_all[len(games_first):]
+    assert all(g.model_version >= 4 for g in later)
+    assert (run_dir / "config.yaml").is_file()
+
+
+def test_run_dir_with_checkpoints_needs_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    cfg = tiny(run_dir)
+    model = build_model(cfg.model, 5, num_planes("agz"))
+    from learner.checkpoints import CheckpointStore
+    CheckpointStore(run_dir / "checkpoints", 2).save(model, "agz", 5, {}, {})
+    with pytest.raises(ValueError, match="--resume"):
+        TrainingRun(cfg)
+
+
+def _buffer_games(buffer) -> int:
+    return ray.get(buffer.stats.remote())["games"]
+
+
+def test_killed_search_worker_is_restarted_and_games_keep_arriving(ray_cluster, tmp_path):
+    cfg = tiny(tmp_path / "run", "selfplay.games_per_worker=4")
+    model = build_model(cfg.model, 5, num_planes("agz"))
+    servers = start_inference_servers(cfg.inference, model.arch(), "agz", model.state_dict())
+    buffer = ReplayBuffer.options(num_cpus=0).remote(str(tmp_path / "games"), cfg.replay, "agz", 0)
+    pool = start_search_workers(cfg, servers, buffer, seed=3, max_games=8)
+    try:
+        deadline = time.time() + 60
+        while _buffer_games(buffer) < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        before = _buffer_games(buffer)
+        assert before >= 2
+        ray.kill(pool.workers[0], no_restart=False)
+        time.sleep(1.0)
+        pool.wait()  # restarts the crashed loop, then waits for its games
+        assert pool.restarts >= 1
+        after = _buffer_games(buffer)
+        # the restarted loop plays its full quota of 8 games again
+        assert after >= before + 8
+        assert len(read_games(tmp_path / "games")) == after
+    finally:
+        pool.stop()
+        for actor in servers + [buffer]:
+            ray.kill(actor)
