@@ -60,10 +60,10 @@ class TrainingRun:
         self.max_steps = cfg.learner.total_steps if max_steps is None else max_steps
         self.device = "cuda" if torch.cuda.is_available() and cfg.inference.device != "cpu" else "cpu"
         fs = cfg.model.feature_set
+        torch.manual_seed(cfg.seed)  # before building the net: its initial weights follow the seed
         model = build_model(cfg.model, cfg.game.size, num_planes(fs))
         self.trainer = Trainer(model, cfg.learner, self.device)
         self.version = 0
-        torch.manual_seed(cfg.seed)
         latest = self.store.latest()
         if resume and latest is not None:
             self._restore(latest)

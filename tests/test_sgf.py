@@ -9,8 +9,13 @@ from alphago_lite.go import Game
 from alphago_lite.sgf import (SgfError, SgfGame, game_from_sgf, load_sgf, parse_sgf, parse_sgf_all,
                               point_to_sgf, save_sgf, sgf_from_game, sgf_to_point, write_sgf)
 
-DATA = Path("/work/shared/data/sgf")
+# the project's shared data sits beside the checkout (../shared), in development and in CI alike
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sgf"
 REAL_FILES = sorted(DATA.glob("*/*.sgf"))
+
+
+def test_the_156_real_game_records_are_there():
+    assert len(REAL_FILES) == 156, f"expected the 156 real SGF files under {DATA}"
 LEE_SEDOL_G1 = DATA / "alphago" / "092_LS_vs_AG_-_G1_-_English.sgf"
 
 
