@@ -1,6 +1,8 @@
 """The SearchWorker actor in a real Ray cluster: games stream into a sink actor, decode and replay."""
-import ray
+from functools import partial
+
 import pytest
+import ray
 
 from actors.search_worker import SearchWorker
 from alphago_lite.config import load_config
@@ -30,17 +32,13 @@ class Sink:
         return self.items
 
 
-def uniform_5x5():
-    evaluator = UniformEvaluator(5, "agz")
-    evaluator.needs_planes = False
-    return evaluator
-
-
 def test_worker_streams_two_replayable_games_to_the_sink(ray_cluster):
     cfg = load_config(overrides=["game.size=5", "game.komi=2.5", "game.max_moves=30",
                                  "search.num_simulations=8", "search.leaves_per_round=2",
                                  "selfplay.games_per_worker=2"])
     sink = Sink.remote()
+    # a library callable: workers cannot import this test module to unpickle a function from it
+    uniform_5x5 = partial(UniformEvaluator, 5, "agz")
     worker = SearchWorker.options(num_cpus=1, max_concurrency=2).remote(cfg, [], sink, 7,
                                                                         make_evaluator=uniform_5x5)
     assert ray.get(worker.run.remote(2), timeout=60) == 2

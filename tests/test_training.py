@@ -101,3 +101,32 @@ def test_killed_search_worker_is_restarted_and_games_keep_arriving(ray_cluster, 
         pool.stop()
         for actor in servers + [buffer]:
             ray.kill(actor)
+
+
+def _save_net(path, size):
+    from alphago_lite.checkpoint import save_checkpoint
+    from alphago_lite.model import PolicyValueNet
+    model = PolicyValueNet(size, num_planes("agz"), blocks=1, channels=8, value_hidden=8)
+    save_checkpoint(path, model, feature_set="agz", step=7, extra={"weights_version": 3})
+
+
+def test_selfplay_command_writes_shards(ray_cluster, tmp_path, capsys):
+    from alphago_lite.cli import main
+    _save_net(tmp_path / "net.pt", 5)
+    out = tmp_path / "out"
+    code = main(["selfplay", "--model", str(tmp_path / "net.pt"), "--out", str(out), "--games", "2",
+                 "--config", "configs/tiny.yaml", "search.num_simulations=8", "selfplay.games_per_worker=2"])
+    assert code == 0
+    games = read_games(out / "games")
+    assert len(games) == 2
+    assert all(g.size == 5 and g.model_version == 3 and len(g.moves) > 0 for g in games)
+    assert (out / "config.yaml").is_file()
+    assert "2 games" in capsys.readouterr().out
+
+
+def test_selfplay_command_rejects_a_board_size_mismatch(tmp_path):
+    from alphago_lite.cli import main
+    _save_net(tmp_path / "net7.pt", 7)
+    with pytest.raises(SystemExit, match="checkpoint plays on 7x7"):
+        main(["selfplay", "--model", str(tmp_path / "net7.pt"), "--out", str(tmp_path / "out"),
+              "--config", "configs/tiny.yaml"])

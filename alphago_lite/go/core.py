@@ -411,32 +411,34 @@ def is_terminal(state):
 
 
 @njit(cache=True, nogil=True)
-def legal_mask(state, hist, out):
-    """Fill out[0..N] (bool) with the legality of every move, pass included. Returns the count."""
+def _legal_scan(state, hist, mask, moves):
+    """Legality of every move, pass included: mask[m] (bool) and/or the legal moves in order into
+    moves (either may be a zero-length array, then it is not written). Returns the count."""
     n = _n(state)
     rows = np.empty(state[H_MOVE_NUMBER] + 1, np.int32)
     nrows = _rows_with_stones(state, hist, state[H_STONES] + 1, rows)
     count = 0
     for m in range(n + 1):
         ok = _legal_fast(state, hist, m, rows, nrows)
-        out[m] = ok
+        if mask.shape[0]:
+            mask[m] = ok
         if ok:
+            if moves.shape[0]:
+                moves[count] = m
             count += 1
     return count
 
 
 @njit(cache=True, nogil=True)
+def legal_mask(state, hist, out):
+    """Fill out[0..N] (bool) with the legality of every move, pass included. Returns the count."""
+    return _legal_scan(state, hist, out, np.empty(0, np.int32))
+
+
+@njit(cache=True, nogil=True)
 def legal_moves_into(state, hist, out):
     """Write the legal moves (flat indices, pass last) into out; return how many."""
-    n = _n(state)
-    rows = np.empty(state[H_MOVE_NUMBER] + 1, np.int32)
-    nrows = _rows_with_stones(state, hist, state[H_STONES] + 1, rows)
-    count = 0
-    for m in range(n + 1):
-        if _legal_fast(state, hist, m, rows, nrows):
-            out[count] = m
-            count += 1
-    return count
+    return _legal_scan(state, hist, np.empty(0, np.bool_), out)
 
 
 # -------------------------------------------------------------------------------- playing ---------
