@@ -232,6 +232,9 @@ class SearchConfig(_Section):
         0.1, "Fraction of self-play games that never resign, to measure false resignations.", ge=0, le=1)
     reuse_tree: bool = option(True, "Keep the subtree of the played move for the next search.")
     threads: int = option(1, "Search threads per self-play worker (numba kernels release the GIL).", ge=1)
+    pass_only_when_needed: bool = option(
+        True, "Search does not consider passing while a legal move other than filling one's own "
+        "single-point eye exists (weak nets otherwise pass early and learn from meaningless games).")
 
 
 @dataclass(frozen=True)

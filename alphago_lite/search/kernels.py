@@ -15,7 +15,8 @@ from numba import njit
 
 from ..features import encode_into
 from ..go import core
-from .tree import (EXPANDED, F_TERMINAL, FRESH, I_MOVE, I_N, I_STATUS, I_VL, M_ROOT, P_KOMI, PENDING,
+from .tree import (EXPANDED, F_TERMINAL, FRESH, I_MOVE, I_N, I_STATUS, I_VL, M_ROOT, P_KOMI,
+                   P_PASS_ONLY_WHEN_NEEDED, PENDING,
                    TERMINAL, add_virtual_loss, backup, expand, select_child)
 
 
@@ -28,6 +29,29 @@ def terminal_value(state, komi):
         return 0.0
     black_wins = 1.0 if score > 0 else -1.0
     return black_wins if state[core.H_TO_PLAY] == core.BLACK else -black_wins
+
+
+@njit(cache=True, nogil=True)
+def fills_own_eye(state, m):
+    """True if m is an empty point whose every neighbour is a stone of the player to move."""
+    size = state[core.H_SIZE]
+    c = state[core.H_TO_PLAY]
+    bo = core.board_off(state)
+    for k in range(4):
+        r = core.neighbour(m, k, size)
+        if r >= 0 and state[bo + r] != c:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def restrict_pass(state, legal_row):
+    """Take pass out of the legal moves while any legal move other than filling an own eye exists."""
+    n = legal_row.shape[0] - 1
+    for m in range(n):
+        if legal_row[m] and not fills_own_eye(state, m):
+            legal_row[n] = False
+            return
 
 
 @njit(cache=True, nogil=True)
@@ -62,6 +86,8 @@ def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, p
             continue
         ti[node, I_STATUS] = PENDING
         core.legal_mask(wstate, whist, legal[row])
+        if params[P_PASS_ONLY_WHEN_NEEDED] != 0.0:
+            restrict_pass(wstate, legal[row])
         if fs_id >= 0:
             encode_into(wstate, whist, fs_id, planes[row])
         leaf_nodes[row] = node

@@ -44,6 +44,7 @@ def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
     params[tree.P_FPU] = cfg.fpu_reduction
     params[tree.P_VIRTUAL_LOSS] = cfg.virtual_loss
     params[tree.P_KOMI] = komi
+    params[tree.P_PASS_ONLY_WHEN_NEEDED] = 1.0 if cfg.pass_only_when_needed else 0.0
     return params
 
 

@@ -31,8 +31,8 @@ M_ROOT, M_USED = 0, 1
 FRESH, PENDING, EXPANDED, TERMINAL = 0, 1, 2, 3
 
 # positions in the params vector handed to kernels (built by SearchParams.as_array)
-P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI = range(6)
-NUM_PARAMS = 6
+P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI, P_PASS_ONLY_WHEN_NEEDED = range(7)
+NUM_PARAMS = 7
 
 
 def new_trees(games: int, capacity: int):
