@@ -27,6 +27,7 @@ class MctsAgent:
         self.chunk = chunk
         self.search: BatchedSearch | None = None
         self._history: tuple | None = None
+        self._komi: float | None = None
 
     # ------------------------------------------------------------------------ protocol ---
     def new_game(self, game: Game) -> None:
@@ -61,12 +62,14 @@ class MctsAgent:
                              f"not {game.size}x{game.size}")
         if game.is_over:
             raise ValueError("the game is over: there is no move to choose")
-        if self.search is None or self.search.max_moves < game.max_moves:
+        # the search scores finished positions with its komi: a new komi needs a new search
+        if self.search is None or self.search.max_moves < game.max_moves or self._komi != game.komi:
             if self.search is not None:
                 self.search.close()
             self.search = BatchedSearch(self.evaluator, self.cfg, 1, game.size, game.komi,
                                         max(game.max_moves, 2 * game.size * game.size),
                                         max_simulations=max(self.visits, 800), threads=1)
+            self._komi = game.komi
             self._history = None
         history = (tuple(game.history), tuple(game.move_colours), game.to_play, game.komi)
         old = self._history

@@ -96,3 +96,13 @@ def test_playout_cap_randomisation_marks_cheap_moves():
         assert sum(counts) == 23 if full else sum(counts) >= 3
     with pytest.raises(ValueError, match="cheap_simulations"):
         config("selfplay.full_search_prob=0.5")
+
+
+def test_resignation_ends_the_game_unless_disabled_for_it():
+    eager = config("search.resign_threshold=1.0", "search.resign_disabled_fraction=0")
+    record = play_games(uniform(), eager, 1, seed=0)[0]  # every root value is below 1: resign at once
+    assert record.moves == () and record.resigned == 1 and record.result == "W+R" and record.winner == -1
+    assert replay_record(record).result() == "W+R"
+    never = config("search.resign_threshold=1.0", "search.resign_disabled_fraction=1", "game.max_moves=6")
+    record = play_games(uniform(), never, 1, seed=0)[0]
+    assert record.resign_disabled and record.resigned == 0 and len(record.moves) == 6

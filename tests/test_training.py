@@ -130,3 +130,28 @@ def test_selfplay_command_rejects_a_board_size_mismatch(tmp_path):
     with pytest.raises(SystemExit, match="checkpoint plays on 7x7"):
         main(["selfplay", "--model", str(tmp_path / "net7.pt"), "--out", str(tmp_path / "out"),
               "--config", "configs/tiny.yaml"])
+
+
+def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
+    """Learning signal. tiny.yaml (5x5, seed 0) trained for 1000 steps, then 40 games (colours
+    alternating, 32 simulations, 4 sampled opening moves) against the net it started from.
+    Under the null hypothesis "no better" (p = 0.5 per game) P(score >= 28/40 = 0.7) = 0.0083,
+    so a score of 0.7 is not luck at the 1% level.
+    Measured on 2026-11-26 (2 CPU): 32-8 (score 0.80). With 300 steps the net scored 0.575, and before
+    search stopped considering early passes (search.pass_only_when_needed) 0.30-0.35."""
+    import dataclasses
+
+    import torch
+
+    from alphago_lite.arena import play_match
+    from alphago_lite.evaluator import InProcessEvaluator
+
+    cfg = tiny(tmp_path / "run", "learner.total_steps=1000", "learner.checkpoint_every=500",
+               "learner.publish_every=20", "evaluation.eval_every=0", "search.num_simulations=32")
+    trained, _ = load_model(train(cfg, quiet=True))
+    torch.manual_seed(cfg.seed)  # the run builds its initial net right after seeding torch
+    initial = build_model(cfg.model, 5, num_planes("agz")).eval()
+    result = play_match(InProcessEvaluator(trained, 5, "agz"), InProcessEvaluator(initial, 5, "agz"),
+                        cfg.game, dataclasses.replace(cfg.search, reuse_tree=False), games=40,
+                        simulations=32, seed=0)
+    assert result.score >= 0.7, result

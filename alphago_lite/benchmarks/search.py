@@ -6,6 +6,7 @@ Figures, one line each:
                      (no feature planes, so only search cost is measured), ``--simulations`` per move,
                      moves chosen greedily and trees reused; only new simulations count;
   ours, 2 threads    the same games split across two search threads;
+  ours, 1 game       one game, one thread (the low-latency play mode: both batches from one tree);
   openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an
                      equivalent uniform evaluator (value 0, uniform prior), same simulations per move;
   ratios             ours 1 thread / openspiel (target >= 5) and 2 threads / 1 thread (target >= 1.7);
@@ -33,13 +34,14 @@ KOMI = 7.5
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--size", type=int, default=9)
+    parser.add_argument("--size", type=int, default=9, help="board size")
     parser.add_argument("--simulations", type=int, default=800, help="simulations per move")
-    parser.add_argument("--slots", type=int, default=16, help="games searched together")
+    parser.add_argument("--slots", type=int, default=32,
+                        help="games searched together (selfplay.games_per_worker's default)")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per search measurement")
-    parser.add_argument("--selfplay-seconds", type=float, default=10.0)
-    parser.add_argument("--no-openspiel", action="store_true")
-    parser.add_argument("--no-selfplay", action="store_true")
+    parser.add_argument("--selfplay-seconds", type=float, default=8.0, help="time of the self-play run")
+    parser.add_argument("--no-openspiel", action="store_true", help="skip OpenSpiel's MCTSBot")
+    parser.add_argument("--no-selfplay", action="store_true", help="skip self-play with a net")
 
 
 def uniform_evaluator(size: int) -> UniformEvaluator:
@@ -50,29 +52,52 @@ def uniform_evaluator(size: int) -> UniformEvaluator:
 
 # ---------------------------------------------------------------------------- our search ---
 
-def our_simulations_per_second(size: int, sims: int, slots: int, threads: int, seconds: float) -> float:
-    cfg = SearchConfig(num_simulations=sims, threads=threads)
-    max_moves = 2 * size * size
-    search = BatchedSearch(uniform_evaluator(size), cfg, slots, size, KOMI, max_moves, threads=threads)
-    games = [Game(size=size, komi=KOMI, max_moves=max_moves) for _ in range(slots)]
-    for slot, game in enumerate(games):
-        search.set_root(slot, game)
-    search.search(np.full(slots, 2))  # compile the kernels outside the clock
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        before = np.array([search.root_visits(s) for s in range(slots)])
-        search.search(np.full(slots, sims))
-        done += int(sum(search.root_visits(s) for s in range(slots)) - before.sum())
-        for slot, game in enumerate(games):
-            move = int(np.argmax(search.stats(slot).visits))
+class SelfPlayingSearch:
+    """``slots`` greedy games searched together with ``threads`` threads; ``move()`` plays one move in
+    every game and returns (new simulations, seconds)."""
+
+    def __init__(self, size: int, sims: int, slots: int, threads: int):
+        self.size, self.sims, self.slots = size, sims, slots
+        self.max_moves = 2 * size * size
+        cfg = SearchConfig(num_simulations=sims, threads=threads)
+        self.search = BatchedSearch(uniform_evaluator(size), cfg, slots, size, KOMI, self.max_moves,
+                                    threads=threads)
+        self.games = [self._new_game(slot) for slot in range(slots)]
+        self.search.search(np.full(slots, 2))  # compile the kernels outside the clock
+
+    def _new_game(self, slot: int) -> Game:
+        game = Game(size=self.size, komi=KOMI, max_moves=self.max_moves)
+        self.search.set_root(slot, game)
+        return game
+
+    def move(self) -> tuple[int, float]:
+        start = time.perf_counter()
+        before = sum(self.search.root_visits(s) for s in range(self.slots))
+        self.search.search(np.full(self.slots, self.sims))
+        done = sum(self.search.root_visits(s) for s in range(self.slots)) - before
+        for slot, game in enumerate(self.games):
+            move = int(np.argmax(self.search.stats(slot).visits))
             game.play(move)
-            search.advance(slot, game, move)
+            self.search.advance(slot, game, move)
             if game.is_over:
-                games[slot] = Game(size=size, komi=KOMI, max_moves=max_moves)
-                search.set_root(slot, games[slot])
-    elapsed = time.perf_counter() - start
-    search.close()
-    return done / elapsed
+                self.games[slot] = self._new_game(slot)
+        return done, time.perf_counter() - start
+
+
+def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
+                               seconds: float) -> list[float]:
+    """Simulations/s for each thread count. Their moves alternate, so that the load other programs
+    put on a shared machine falls on all of them alike."""
+    runs = [SelfPlayingSearch(size, sims, slots, threads) for threads in thread_counts]
+    done, spent = [0] * len(runs), [0.0] * len(runs)
+    while sum(spent) < seconds * len(runs):
+        for i, run in enumerate(runs):
+            d, t = run.move()
+            done[i] += d
+            spent[i] += t
+    for run in runs:
+        run.search.close()
+    return [d / t for d, t in zip(done, spent)]
 
 
 # ----------------------------------------------------------------------------- openspiel ---
@@ -110,12 +135,14 @@ def openspiel_simulations_per_second(size: int, sims: int, seconds: float) -> fl
 # ------------------------------------------------------------------ self-play with a net ---
 
 class TimedEvaluator:
-    """Passes calls through to an evaluator, counting positions, batches and time inside it."""
+    """Passes calls through to an evaluator, counting positions, batches and time inside it, and
+    keeping the largest batch it saw (real self-play inputs for the raw forward measurement)."""
 
     def __init__(self, inner):
         self.inner, self.board_size, self.feature_set = inner, inner.board_size, inner.feature_set
         self.positions = self.batches = 0
         self.busy = 0.0
+        self.sample = None
 
     def evaluate(self, planes, legal):
         start = time.perf_counter()
@@ -123,19 +150,26 @@ class TimedEvaluator:
         self.busy += time.perf_counter() - start
         self.positions += len(planes)
         self.batches += 1
+        if self.sample is None or len(planes) > len(self.sample[0]):
+            self.sample = (planes.copy(), legal.copy())
         return out
 
 
-def raw_forward_per_second(evaluator, size: int, planes: int, batch: int, seconds: float) -> float:
-    rng = np.random.default_rng(0)
-    x = (rng.random((batch, planes, size, size)) < 0.3).astype(np.uint8)
-    legal = np.ones((batch, size * size + 1), np.bool_)
-    evaluator.evaluate(x, legal)
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        evaluator.evaluate(x, legal)
-        done += batch
-    return done / (time.perf_counter() - start)
+def raw_forward_per_second(evaluator, planes: np.ndarray, legal: np.ndarray, batch: int,
+                           seconds: float) -> float:
+    """Positions/s of back-to-back ``evaluate`` calls on ``batch`` rows cycled from planes/legal;
+    the best of three windows, so that a burst of load from other programs does not count."""
+    rows = np.arange(batch) % len(planes)
+    x, mask = np.ascontiguousarray(planes[rows]), np.ascontiguousarray(legal[rows])
+    evaluator.evaluate(x, mask)
+    best = 0.0
+    for _ in range(3):
+        done, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / 3:
+            evaluator.evaluate(x, mask)
+            done += batch
+        best = max(best, done / (time.perf_counter() - start))
+    return best
 
 
 def selfplay_net_share(size: int, slots: int, seconds: float) -> tuple[float, float, float, float, int]:
@@ -151,9 +185,7 @@ def selfplay_net_share(size: int, slots: int, seconds: float) -> tuple[float, fl
     player = SelfPlayer(evaluator, cfg, slots=slots, seed=0)
     stream = player.games(None)
     start = time.perf_counter()
-    games = 0
     for _ in stream:  # games end one by one; the slot starts a new one at once
-        games += 1
         if time.perf_counter() - start >= seconds:
             break
     elapsed = time.perf_counter() - start
@@ -161,7 +193,7 @@ def selfplay_net_share(size: int, slots: int, seconds: float) -> tuple[float, fl
     player.close()
     achieved = evaluator.positions / elapsed
     batch = max(1, round(evaluator.positions / max(evaluator.batches, 1)))
-    raw = raw_forward_per_second(inner, size, fs.num_planes, batch, seconds=3.0)
+    raw = raw_forward_per_second(inner, *evaluator.sample, batch, seconds=3.0)
     return achieved, raw, achieved / raw, evaluator.busy / elapsed, batch
 
 
@@ -169,11 +201,12 @@ def main(args: argparse.Namespace) -> int:
     size, sims = args.size, args.simulations
     print(f"bench search: {size}x{size}, {sims} simulations per move, uniform evaluator; "
           f"figures from a shared machine vary run to run")
-    one = our_simulations_per_second(size, sims, args.slots, 1, args.seconds)
+    one, two = our_simulations_per_second(size, sims, args.slots, (1, 2), args.seconds)
     print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
-    two = our_simulations_per_second(size, sims, args.slots, 2, args.seconds)
     print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
+    (single,) = our_simulations_per_second(size, sims, 1, (1,), args.seconds / 2)
+    print(f"ours, 1 thread, 1 game: {single:,.0f} simulations/s")
     if not args.no_openspiel:
         spiel = openspiel_simulations_per_second(size, sims, args.seconds)
         if spiel is None:
