@@ -8,7 +8,6 @@ never imports it).
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 
@@ -55,39 +54,7 @@ def run(args) -> int:
     except (CheckpointError, ValueError) as err:
         raise SystemExit(f"error: {err}") from None
 
-    import ray
-
-    from actors.inference import start_inference_servers
-    from actors.replay_buffer import ReplayBuffer
-    from actors.worker_pool import start_search_workers
-    from learner.loop import connect
-
-    out = Path(args.out)
-    save_config(cfg, str(out))
-    started_ray = not ray.is_initialized()
-    connect(cfg)
-    version = int(meta.extra.get("weights_version", meta.step))
-    servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, state, version)
-    buffer = ReplayBuffer.options(num_cpus=0).remote(str(out / "games"), cfg.replay, meta.feature_set,
-                                                     args.seed)
-    games_before = ray.get(buffer.stats.remote())["games"]
-    pool = None
-    start = time.time()
-    try:
-        pool = start_search_workers(cfg, servers, buffer, seed=args.seed, max_games=args.games)
-        pool.wait()
-    except KeyboardInterrupt:
-        print("interrupted: every finished game is already in the shards")
-    finally:
-        if pool is not None:
-            pool.stop()
-        stats = ray.get(buffer.stats.remote())
-        ray.get(buffer.close.remote())
-        for actor in servers + [buffer]:
-            ray.kill(actor)
-        if started_ray:
-            ray.shutdown()
-    elapsed = time.time() - start
-    print(f"{stats['games'] - games_before} games ({stats['positions_seen']} training positions) "
-          f"in {elapsed:.1f} s written to {out / 'games'}")
+    from actors.selfplay_run import run_selfplay  # Ray lives in actors/, imported only here
+    save_config(cfg, str(args.out))
+    run_selfplay(cfg, state, meta, Path(args.out), args.games, args.seed)
     return 0

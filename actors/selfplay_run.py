@@ -1,0 +1,42 @@
+"""Self-play only (no learner) on the cluster: the Ray side of `alphago-lite selfplay`."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import ray
+
+from actors.inference import start_inference_servers
+from actors.replay_buffer import ReplayBuffer
+from actors.worker_pool import start_search_workers
+from learner.loop import connect
+
+
+def run_selfplay(cfg, state: dict, meta, out: Path, games: int, seed: int) -> None:
+    """Play ``games`` games with the checkpoint's weights; shards go to ``out/games``."""
+    started_ray = not ray.is_initialized()
+    connect(cfg)
+    version = int(meta.extra.get("weights_version", meta.step))
+    servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, state, version)
+    buffer = ReplayBuffer.options(num_cpus=0).remote(str(out / "games"), cfg.replay, meta.feature_set,
+                                                     seed)
+    games_before = ray.get(buffer.stats.remote())["games"]
+    pool = None
+    start = time.time()
+    try:
+        pool = start_search_workers(cfg, servers, buffer, seed=seed, max_games=games)
+        pool.wait()
+    except KeyboardInterrupt:
+        print("interrupted: every finished game is already in the shards")
+    finally:
+        if pool is not None:
+            pool.stop()
+        stats = ray.get(buffer.stats.remote())
+        ray.get(buffer.close.remote())
+        for actor in servers + [buffer]:
+            ray.kill(actor)
+        if started_ray:
+            ray.shutdown()
+    elapsed = time.time() - start
+    print(f"{stats['games'] - games_before} games ({stats['positions_seen']} training positions) "
+          f"in {elapsed:.1f} s written to {out / 'games'}")
