@@ -64,6 +64,7 @@ class TrainingRun:
         model = build_model(cfg.model, cfg.game.size, num_planes(fs))
         self.trainer = Trainer(model, cfg.learner, self.device)
         self.version = 0
+        self.samples_trained = 0  # this process only: a resumed run starts its allowance afresh
         latest = self.store.latest()
         if resume and latest is not None:
             self._restore(latest)
@@ -124,7 +125,7 @@ class TrainingRun:
                 batch = ray.get(next_batch)
                 next_batch = self.buffer.sample.remote(lc.batch_size)  # prefetch the next one
                 losses = self.trainer.train_step(*batch)
-                self.samples_trained = getattr(self, "samples_trained", 0) + lc.batch_size
+                self.samples_trained += lc.batch_size
                 step = self.trainer.step
                 if step % lc.publish_every == 0 and not self.cfg.evaluation.gating:
                     self.publish()  # with gating, only a net that passed its match is published
@@ -148,7 +149,7 @@ class TrainingRun:
             return True
         # the cap counts positions of this process only: a resumed run starts its allowance afresh
         allowed = lc.max_samples_per_position * max(buffer_stats["positions_seen"], 1)
-        return getattr(self, "samples_trained", 0) < allowed
+        return self.samples_trained < allowed
 
     def _server_stats(self) -> list:
         return ray.get([s.stats.remote(reset=True) for s in self.servers])
