@@ -56,7 +56,14 @@ class InferenceServer:
 
 def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, state_dict: Any = None,
                             weights_version: int = 0) -> list:
-    """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs)."""
+    """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs).
+
+    Fault tolerance: a server that dies is restarted by Ray (``max_restarts=-1``) from its constructor
+    arguments, and calls in flight are retried on the restarted server (``max_task_retries=-1``), so
+    clients see a delay, not an error. The restarted server answers with the starting weights until
+    the owner sends newer ones (``TrainingRun`` does at its next publish check); the version in each
+    response says which weights answered. Pass the weights as an ObjectRef that the caller holds for
+    the servers' lifetime, so that a restart can still read them."""
     gpus = int(ray.cluster_resources().get("GPU", 0))
     device = inference_cfg.device
     if device == "auto":
@@ -67,6 +74,7 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
     # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus).
     cpu_threads = inference_cfg.cpu_threads or None
     options = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpu_threads or 1}
+    options.update(max_restarts=-1, max_task_retries=-1)
     return [
         InferenceServer.options(**options).remote(
             arch, feature_set, weights, weights_version, device=device, max_batch=inference_cfg.max_batch,

@@ -1,6 +1,7 @@
 """Ray actor around the durable shard store and the sampling window (alphago_lite.replay)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import ray
@@ -14,8 +15,11 @@ from alphago_lite.replay import ReplayWindow, ShardWriter, read_games
 class ReplayBuffer:
     """``add`` stores a game durably (fsync) before counting it; ``sample`` draws a training batch."""
 
-    def __init__(self, games_dir: str, replay_cfg: ReplayConfig, feature_set: str, seed: int = 0):
+    def __init__(self, games_dir: str, replay_cfg: ReplayConfig, feature_set: str, seed: int = 0,
+                 rng_state: str | None = None):
         self.window = ReplayWindow(replay_cfg, feature_set, seed)
+        if rng_state is not None:  # resume: the sampler continues where the checkpoint left it
+            self.window.rng.bit_generator.state = json.loads(rng_state)
         stored = read_games(games_dir) if Path(games_dir).is_dir() else []
         # resume: count every stored game, but encode only the ones the window can hold
         self.window.games_seen = max(len(stored) - replay_cfg.window_max_games, 0)
@@ -33,6 +37,10 @@ class ReplayBuffer:
 
     def sample(self, batch_size: int):
         return self.window.sample(batch_size)
+
+    def rng_state(self) -> str:
+        """The sampler's numpy generator state as JSON (checkpoint extras hold plain strings)."""
+        return json.dumps(self.window.rng.bit_generator.state)
 
     def stats(self) -> dict:
         return {"games": self.window.games_seen, "games_this_run": self.games_added,

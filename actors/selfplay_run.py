@@ -17,7 +17,8 @@ def run_selfplay(cfg, state: dict, meta, out: Path, games: int, seed: int) -> No
     started_ray = not ray.is_initialized()
     connect(cfg)
     version = int(meta.extra.get("weights_version", meta.step))
-    servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, state, version)
+    weights = ray.put(state)  # held until the end: a restarted server rebuilds from it
+    servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, weights, version)
     buffer = ReplayBuffer.options(num_cpus=0).remote(str(out / "games"), cfg.replay, meta.feature_set,
                                                      seed)
     games_before = ray.get(buffer.stats.remote())["games"]

@@ -12,12 +12,9 @@ checkpoints every ``checkpoint_every`` steps. Run directory:
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
 import time
 from pathlib import Path
 
-import numpy as np
 import ray
 import torch
 
@@ -65,11 +62,13 @@ class TrainingRun:
         self.trainer = Trainer(model, cfg.learner, self.device)
         self.version = 0
         self.samples_trained = 0  # this process only: a resumed run starts its allowance afresh
+        self.replay_rng: str | None = None  # the replay sampler's state, restored on resume
         latest = self.store.latest()
         if resume and latest is not None:
             self._restore(latest)
         self.progress = Progress(self.run_dir / "metrics.jsonl", quiet=quiet)
         self.servers = self.buffer = None
+        self.starting_weights = self.published = None  # ObjectRefs of weights, once started
         self.workers = None
 
     def _restore(self, path: Path) -> None:
@@ -82,28 +81,46 @@ class TrainingRun:
         self.version = int(meta.extra.get("weights_version", 0))
         if "torch_rng" in meta.extra:
             torch.set_rng_state(meta.extra["torch_rng"])
+        self.replay_rng = meta.extra.get("replay_rng")
 
     # --------------------------------------------------------------------------- actors ---
     def start(self) -> None:
         connect(self.cfg)
         cfg, fs = self.cfg, self.cfg.model.feature_set
-        state = {k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()}
-        self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs, state,
-                                               self.version)
+        # held for the whole run: a restarted server rebuilds from it (see start_inference_servers)
+        self.starting_weights = self._put_weights()
+        self.published = self.starting_weights
+        self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs,
+                                               self.starting_weights, self.version)
         self.buffer = ReplayBuffer.options(num_cpus=0).remote(
-            str(self.run_dir / "games"), cfg.replay, fs, cfg.seed)
+            str(self.run_dir / "games"), cfg.replay, fs, cfg.seed, self.replay_rng)
         self.workers = start_search_workers(cfg, self.servers, self.buffer,
                                             seed=cfg.seed + 1000 * self.trainer.step)
 
+    def _put_weights(self) -> ray.ObjectRef:
+        return ray.put({k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()})
+
     def publish(self) -> None:
         self.version += 1
-        ref = ray.put({k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()})
-        ray.get([s.set_weights.remote(self.version, ref) for s in self.servers])
+        self.published = self._put_weights()
+        ray.get([s.set_weights.remote(self.version, self.published) for s in self.servers])
+
+    def resync_servers(self) -> None:
+        """Send the published weights again to any server behind them (one Ray restarted after a crash
+        comes back with the weights it was started with)."""
+        stats = ray.get([s.stats.remote() for s in self.servers])
+        behind = [s for s, st in zip(self.servers, stats) if st["weights_version"] != self.version]
+        ray.get([s.set_weights.remote(self.version, self.published) for s in behind])
 
     def checkpoint(self) -> Path:
+        extra = {"weights_version": self.version, "torch_rng": torch.get_rng_state()}
+        if self.buffer is not None:
+            try:
+                extra["replay_rng"] = ray.get(self.buffer.rng_state.remote(), timeout=30)
+            except Exception as err:  # a lost sampler state must not cost the checkpoint itself
+                self.progress.note(f"replay sampler state not saved: {err}")
         return self.store.save(self.trainer.model, self.cfg.model.feature_set, self.trainer.step,
-                               self.trainer.optimizer.state_dict(),
-                               {"weights_version": self.version, "torch_rng": torch.get_rng_state()})
+                               self.trainer.optimizer.state_dict(), extra)
 
     # ----------------------------------------------------------------------------- loop ---
     def run(self) -> Path:
@@ -127,8 +144,11 @@ class TrainingRun:
                 losses = self.trainer.train_step(*batch)
                 self.samples_trained += lc.batch_size
                 step = self.trainer.step
-                if step % lc.publish_every == 0 and not self.cfg.evaluation.gating:
-                    self.publish()  # with gating, only a net that passed its match is published
+                if step % lc.publish_every == 0:
+                    if self.cfg.evaluation.gating:
+                        self.resync_servers()  # with gating, only a net that passed its match is published
+                    else:
+                        self.publish()
                 if step % lc.checkpoint_every == 0:
                     self.checkpoint()
                 if self.cfg.evaluation.eval_every and step % self.cfg.evaluation.eval_every == 0:

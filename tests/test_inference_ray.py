@@ -1,7 +1,6 @@
 """The Ray inference service: remote answers equal in-process ones, hot weight swaps lose nothing."""
 
 import numpy as np
-import pytest
 import ray
 import torch
 
@@ -10,13 +9,6 @@ from alphago_lite.evaluator import Evaluator, InProcessEvaluator
 from alphago_lite.model import PolicyValueNet
 
 SIZE, PLANES = 5, 3
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def net(seed):

@@ -1,20 +1,12 @@
 """The SearchWorker actor in a real Ray cluster: games stream into a sink actor, decode and replay."""
 from functools import partial
 
-import pytest
 import ray
 
 from actors.search_worker import SearchWorker
 from alphago_lite.config import load_config
 from alphago_lite.evaluator import UniformEvaluator
 from alphago_lite.records import decode_record, replay_record
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 @ray.remote(num_cpus=0)

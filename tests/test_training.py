@@ -3,8 +3,8 @@ checkpoints, weight publishing, resume, a killed search worker, and the selfplay
 from __future__ import annotations
 
 import time
-from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import ray
 
@@ -18,13 +18,6 @@ from actors.inference import start_inference_servers
 from actors.replay_buffer import ReplayBuffer
 from actors.worker_pool import start_search_workers
 from learner.loop import TrainingRun, train
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
 
 
 def tiny(run_dir, *overrides):
@@ -51,6 +44,8 @@ def test_train_then_resume(ray_cluster, tmp_path):
     with pytest.raises(ValueError, match="already holds checkpoints"):
         TrainingRun(tiny(run_dir, "learner.total_steps=60"))
 
+    assert "replay_rng" in meta.extra  # the replay sampler's state travels with the checkpoint
+
     second = train(tiny(run_dir, "learner.total_steps=60"), resume=True, quiet=True)
     assert second.name == "ckpt-00000060.pt"
     state, meta = load_checkpoint(second)
@@ -71,6 +66,32 @@ def test_run_dir_with_checkpoints_needs_resume(tmp_path):
     CheckpointStore(run_dir / "checkpoints", 2).save(model, "agz", 5, {}, {})
     with pytest.raises(ValueError, match="--resume"):
         TrainingRun(cfg)
+
+
+def test_replay_sampler_resumes_from_its_saved_state(ray_cluster, tmp_path):
+    """A resumed buffer draws the batches the stopped one would have drawn next, not the first ones again."""
+    from alphago_lite.records import encode_record
+    cfg = tiny(tmp_path / "run")
+    _save_net(tmp_path / "net.pt", 5)
+    model, _ = load_model(tmp_path / "net.pt")
+    from alphago_lite.evaluator import InProcessEvaluator
+    from alphago_lite.selfplay import play_games
+    records = play_games(InProcessEvaluator(model, 5, "agz"), cfg, 2, seed=0)
+    first = ReplayBuffer.remote(str(tmp_path / "games"), cfg.replay, "agz", 7)
+    ray.get([first.add.remote(encode_record(r)) for r in records])
+    ray.get(first.sample.remote(16))
+    state = ray.get(first.rng_state.remote())
+    expected = ray.get(first.sample.remote(16))
+    ray.get(first.close.remote())
+    ray.kill(first)
+    resumed = ReplayBuffer.remote(str(tmp_path / "games"), cfg.replay, "agz", 7, state)
+    fresh = ReplayBuffer.remote(str(tmp_path / "games"), cfg.replay, "agz", 7)
+    again, restart = ray.get([resumed.sample.remote(16), fresh.sample.remote(16)])
+    for got, want in zip(again, expected):
+        np.testing.assert_array_equal(got, want)
+    assert any(not np.array_equal(a, b) for a, b in zip(restart, expected))
+    for actor in (resumed, fresh):
+        ray.kill(actor)
 
 
 def _buffer_games(buffer) -> int:

@@ -1,0 +1,12 @@
+"""Fixtures shared by the test modules."""
+import pytest
+import ray
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A real local Ray cluster of 2 CPUs for one test module. ``address="local"`` always starts a new
+    one: never attach to a cluster some other process left running on this machine."""
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
