@@ -54,6 +54,7 @@ class Analysis:
 @runtime_checkable
 class Agent(Protocol):
     board_size: int | None   # the only board size it can play, or None for any size
+    training_komi: float | None  # the komi its net was trained with, when known
 
     def new_game(self, game: Game) -> None:
         """The position changed arbitrarily (new game, undo, loaded file): drop any tree."""
@@ -92,6 +93,7 @@ class RandomAgent:
     can be exercised without a network."""
 
     board_size = None
+    training_komi = None
 
     def __init__(self, seed: int | None = None, candidates: int = 3) -> None:
         self._rng = np.random.default_rng(seed)
@@ -131,6 +133,7 @@ class PolicyAgent:
     def __init__(self, evaluator, top: int = 5) -> None:
         self.evaluator = evaluator
         self.board_size = int(evaluator.board_size)
+        self.training_komi: float | None = None
         self._top = top
 
     def new_game(self, game: Game) -> None:
@@ -172,6 +175,20 @@ def newest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     return None
 
 
+def training_komi(checkpoint: str | os.PathLike) -> float | None:
+    """The komi the net was trained with, from the run's config.yaml next to its checkpoints folder
+    (RUN_DIR/checkpoints/ckpt-*.pt -> RUN_DIR/config.yaml); None when there is no readable one."""
+    from alphago_lite.config import ConfigError, load_config
+    path = Path(checkpoint).resolve()
+    for folder in (path.parent.parent, path.parent):
+        if (folder / "config.yaml").is_file():
+            try:
+                return load_config(str(folder / "config.yaml")).game.komi
+            except (ConfigError, OSError):
+                return None  # a damaged or foreign config says nothing about this net
+    return None
+
+
 def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
                visits: int = 200, device: str = "cpu") -> Agent:
     """The strongest agent available from a checkpoint file or a run directory's newest checkpoint.
@@ -196,5 +213,7 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     model, meta = load_model(path, device=device)
     evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device)
     from alphago_lite.mcts_agent import MctsAgent
-    return MctsAgent(evaluator, visits=visits)
+    agent = MctsAgent(evaluator, visits=visits)
+    agent.training_komi = training_komi(path)
+    return agent
 

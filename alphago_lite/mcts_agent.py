@@ -21,6 +21,7 @@ class MctsAgent:
                  resign_threshold: float | None = None, chunk: int = 32):
         self.evaluator = evaluator
         self.board_size = int(evaluator.board_size)
+        self.training_komi: float | None = None  # set by load_agent from the run's config
         self.cfg = search_cfg or SearchConfig(num_simulations=visits, reuse_tree=True)
         self.visits = visits
         self.resign_threshold = self.cfg.resign_threshold if resign_threshold is None else resign_threshold

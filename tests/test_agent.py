@@ -1,5 +1,4 @@
 """Agent protocol implementations: RandomAgent, PolicyAgent and load_agent's errors."""
-import numpy as np
 import pytest
 import torch
 
@@ -87,3 +86,30 @@ def test_load_agent_from_run_dir_takes_newest_checkpoint(tmp_path):
     agent = load_agent(run_dir=tmp_path)
     assert agent.board_size == 9
     assert Game(size=9).is_legal(agent.genmove(Game(size=9)).move)
+
+
+def test_load_agent_knows_the_komi_of_its_training_run(tmp_path):
+    from alphago_lite.config import load_config, save_config
+    net = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8)
+    path = save_checkpoint(tmp_path / "run" / "checkpoints" / "ckpt-00000010.pt", net, feature_set="agz", step=10)
+    assert load_agent(model_path=path).training_komi is None  # no config.yaml: unknown
+    save_config(load_config("configs/tiny.yaml"), str(tmp_path / "run"))  # tiny trains with komi 2.5
+    assert load_agent(model_path=path).training_komi == 2.5
+    assert load_agent(run_dir=tmp_path / "run").training_komi == 2.5
+    (tmp_path / "run" / "config.yaml").write_text("game: {komi: [1, 2]}\n")
+    assert load_agent(model_path=path).training_komi is None  # a damaged config is ignored
+
+
+def test_play_uses_the_training_komi_unless_told_otherwise(tmp_path, monkeypatch, capsys):
+    import io
+    from alphago_lite.cli import main
+    from alphago_lite.config import load_config, save_config
+    net = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8)
+    save_checkpoint(tmp_path / "run" / "checkpoints" / "ckpt-00000010.pt", net, feature_set="agz", step=10)
+    save_config(load_config("configs/tiny.yaml"), str(tmp_path / "run"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("score\nquit\n"))
+    assert main(["play", "--run", str(tmp_path / "run"), "--visits", "4"]) == 0
+    assert "komi 2.5" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("score\nquit\n"))
+    assert main(["play", "--run", str(tmp_path / "run"), "--visits", "4", "--komi", "0.5"]) == 0
+    assert "komi 0.5" in capsys.readouterr().out

@@ -33,7 +33,8 @@ def register(subparsers) -> None:
                                    description="Play a game against the agent in the terminal.")
     add_agent_options(parser)
     parser.add_argument("--size", type=int, default=None, help="board size (default: the net's, or 9)")
-    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--komi", type=float, default=None,
+                        help="komi (default: the one the net was trained with, else 7.5)")
     parser.add_argument("--colour", "--color", choices=("black", "white"), default="black",
                         help="your colour (default black)")
     parser.add_argument("--seconds", type=float, default=None, help="agent's thinking time per move")
@@ -51,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         size = args.size or agent.board_size or 9
         if agent.board_size not in (None, size):
             raise ValueError(f"the agent's net plays {agent.board_size}x{agent.board_size}, not {size}x{size}")
-        game = Game(size=size, komi=args.komi)
+        komi = args.komi if args.komi is not None else (agent.training_komi
+                                                         if agent.training_komi is not None else 7.5)
+        game = Game(size=size, komi=komi)
         if args.handicap:
             game.place_setup(black=fixed_handicap_points(size, args.handicap), to_play="W")
     except (ValueError, GtpError) as exc:
