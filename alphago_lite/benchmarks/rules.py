@@ -12,7 +12,6 @@ import argparse
 import random
 import time
 
-import numpy as np
 
 from alphago_lite.go import Game
 from alphago_lite.go import core
