@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from alphago_lite.config import ReplayConfig
 from alphago_lite.records import decode_record
@@ -49,3 +50,13 @@ class ReplayBuffer:
 
     def close(self) -> None:
         self.writer.close()
+
+
+def start_replay_buffer(games_dir: str | Path, replay_cfg: ReplayConfig, feature_set: str, seed: int = 0,
+                        rng_state: str | None = None):
+    """A ReplayBuffer on this (the driver's) node: it writes ``games_dir`` on this machine, and a run
+    cannot go on without it, so it must not land on a worker node that may go away (Ray would place an
+    actor that asks for no resources on any node)."""
+    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+    return ReplayBuffer.options(num_cpus=0, scheduling_strategy=here).remote(
+        str(games_dir), replay_cfg, feature_set, seed, rng_state)

@@ -7,7 +7,7 @@ from pathlib import Path
 import ray
 
 from actors.inference import start_inference_servers
-from actors.replay_buffer import ReplayBuffer
+from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
 from learner.loop import connect
 
@@ -19,8 +19,7 @@ def run_selfplay(cfg, state: dict, meta, out: Path, games: int, seed: int) -> No
     version = int(meta.extra.get("weights_version", meta.step))
     weights = ray.put(state)  # held until the end: a restarted server rebuilds from it
     servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, weights, version)
-    buffer = ReplayBuffer.options(num_cpus=0).remote(str(out / "games"), cfg.replay, meta.feature_set,
-                                                     seed)
+    buffer = start_replay_buffer(out / "games", cfg.replay, meta.feature_set, seed)
     games_before = ray.get(buffer.stats.remote())["games"]
     pool = None
     start = time.time()

@@ -2,8 +2,16 @@
 
 Ray restarts a dead worker actor (``max_restarts``); its ``run`` call in flight then fails, and
 ``check`` starts the loop again on the restarted actor. Games lost are at most those in flight there.
+
+Placement: workers are spread over the cluster's nodes (Ray's SPREAD strategy), so a cluster of
+self-play nodes gets workers on each of them rather than packed onto the driver's node. A worker whose
+node goes away is restarted by Ray wherever a CPU is free; until then each ``check`` asks for its loop
+again, at most once a second (the call fails at once while the actor is restarting), and the
+other workers go on.
 """
 from __future__ import annotations
+
+import time
 
 import ray
 
@@ -11,38 +19,58 @@ from alphago_lite.config import Config
 
 from actors.search_worker import SearchWorker
 
+RETRY_UNAVAILABLE_S = 1.0
+
 
 def worker_count(cfg: Config) -> int:
     if cfg.selfplay.num_workers:
         return cfg.selfplay.num_workers
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    # leave one CPU for the learner (the driver) and one per CPU inference server
-    servers = cfg.inference.num_servers or 1
-    return max(1, cpus - 1 - (0 if ray.cluster_resources().get("GPU") else servers))
+    # leave one CPU for the learner (the driver) and the CPUs of CPU inference servers
+    servers = 0 if ray.cluster_resources().get("GPU") else \
+        (cfg.inference.num_servers or 1) * max(cfg.inference.cpu_threads, 1)
+    return max(1, (cpus - 1 - servers) // worker_cpus(cfg))
+
+
+def worker_cpus(cfg: Config) -> int:
+    """CPUs one search worker reserves: one per search thread (numba kernels run truly in parallel),
+    never more than the cluster has, or it could never be placed."""
+    return max(1, min(cfg.search.threads, int(ray.cluster_resources().get("CPU", 1))))
 
 
 class WorkerPool:
     def __init__(self, cfg: Config, servers: list, buffer, seed: int, max_games: int | None = None):
         self.max_games = max_games
         count = worker_count(cfg)
-        self.workers = [SearchWorker.options(num_cpus=min(1, cfg.search.threads), max_restarts=-1,
-                                             max_concurrency=2).remote(cfg, servers, buffer, seed + i)
+        options = dict(num_cpus=worker_cpus(cfg), max_restarts=-1, max_concurrency=2,
+                       scheduling_strategy="SPREAD")
+        self.workers = [SearchWorker.options(**options).remote(cfg, servers, buffer, seed + i)
                         for i in range(count)]
         per_worker = None if max_games is None else -(-max_games // count)
         self.per_worker = per_worker
         self.runs = {w: w.run.remote(per_worker) for w in self.workers}
-        self.restarts = 0
+        self.restarts = 0  # game loops asked again after a failure
+        self._unavailable_until: dict = {}  # worker -> time before which its loop is not asked again
 
     def check(self) -> None:
-        """Restart the game loop of any worker whose loop ended with an error (a crash)."""
+        """Restart the game loop of any worker whose loop ended with an error (a crash). A worker that
+        Ray is still restarting (no CPU free yet) is asked again at most once a second."""
         done, _ = ray.wait(list(self.runs.values()), num_returns=len(self.runs), timeout=0)
+        now = time.monotonic()
         for worker, ref in list(self.runs.items()):
-            if ref in done:
-                try:
-                    ray.get(ref)
-                except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError):
-                    self.restarts += 1
-                    self.runs[worker] = worker.run.remote(self.per_worker)
+            if ref not in done or self._unavailable_until.get(worker, 0.0) > now:
+                continue
+            try:
+                ray.get(ref)
+            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as err:
+                still_restarting = isinstance(err, ray.exceptions.ActorUnavailableError)
+                if not (still_restarting and worker in self._unavailable_until):
+                    self.restarts += 1  # one outage counts once, however often it is asked again
+                if still_restarting:
+                    self._unavailable_until[worker] = now + RETRY_UNAVAILABLE_S
+                else:
+                    self._unavailable_until.pop(worker, None)
+                self.runs[worker] = worker.run.remote(self.per_worker)
 
     def wait(self) -> None:
         """Block until every worker has played its games (restarting crashed loops)."""
@@ -57,11 +85,10 @@ class WorkerPool:
                     continue
 
     def stop(self) -> None:
+        # all at once, under one timeout: a worker waiting for a restart (its node gone, no CPU free)
+        # never answers, and must not cost its own timeout in turn
+        ray.wait([w.stop.remote() for w in self.workers], num_returns=len(self.workers), timeout=10)
         for w in self.workers:
-            try:
-                ray.get(w.stop.remote(), timeout=10)
-            except Exception:  # a dead or stuck worker is killed below anyway
-                pass
             ray.kill(w)
 
 

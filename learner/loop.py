@@ -26,7 +26,7 @@ from alphago_lite.features import num_planes
 from alphago_lite.model import build_model
 
 from actors.inference import start_inference_servers
-from actors.replay_buffer import ReplayBuffer
+from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
 from learner.checkpoints import CheckpointStore
 from learner.progress import Progress
@@ -92,8 +92,7 @@ class TrainingRun:
         self.published = self.starting_weights
         self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs,
                                                self.starting_weights, self.version)
-        self.buffer = ReplayBuffer.options(num_cpus=0).remote(
-            str(self.run_dir / "games"), cfg.replay, fs, cfg.seed, self.replay_rng)
+        self.buffer = start_replay_buffer(self.run_dir / "games", cfg.replay, fs, cfg.seed, self.replay_rng)
         self.workers = start_search_workers(cfg, self.servers, self.buffer,
                                             seed=cfg.seed + 1000 * self.trainer.step)
 
