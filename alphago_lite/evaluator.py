@@ -22,6 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+from numba import njit
 
 from alphago_lite import symmetry
 from alphago_lite.model import PolicyValueNet
@@ -83,6 +84,19 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return resolved
 
 
+@njit(cache=True, nogil=True)
+def _uniform_policy(legal, policy):
+    """policy[i] = legal[i] / (legal moves of row i); compiled without the GIL so that evaluating in a
+    background thread does not stall the search threads."""
+    for i in range(legal.shape[0]):
+        count = 0
+        for m in range(legal.shape[1]):
+            count += legal[i, m]
+        share = np.float32(1.0 / max(count, 1))
+        for m in range(legal.shape[1]):
+            policy[i, m] = share if legal[i, m] else np.float32(0.0)
+
+
 class UniformEvaluator:
     """Uniform policy over the legal moves and value 0: free to call, for tests and search benchmarks."""
 
@@ -94,8 +108,8 @@ class UniformEvaluator:
 
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_batch(planes, legal, self.board_size)
-        policy = legal.astype(np.float32)
-        policy /= policy.sum(axis=1, keepdims=True)
+        policy = np.empty(legal.shape, np.float32)
+        _uniform_policy(legal, policy)
         return policy, np.zeros(len(legal), dtype=np.float32)
 
 

@@ -113,14 +113,15 @@ def collect_games(ti, tf, meta, root_states, root_hists, targets, g0, g1, wstate
 
 
 @njit(cache=True, nogil=True)
-def apply_games(ti, tf, meta, leaf_games, leaf_nodes, legal, policy, values, rows):
-    """Expand each evaluated leaf (rows: the batch rows to apply) and back its value up."""
+def apply_games(ti, tf, meta, leaf_games, leaf_nodes, legal, policy, values, rows, offset):
+    """Expand each evaluated leaf (rows: the batch rows to apply) and back its value up. Batch row r
+    was evaluated as row r - offset of policy and values."""
     for r in rows:
         g = leaf_games[r]
         node = leaf_nodes[r]
-        if not expand(ti[g], tf[g], meta[g], node, legal[r], policy[r]):
+        if not expand(ti[g], tf[g], meta[g], node, legal[r], policy[r - offset]):
             ti[g][node, I_STATUS] = FRESH  # tree full: stays a leaf, evaluated again if reached
-        backup(ti[g], tf[g], node, values[r])
+        backup(ti[g], tf[g], node, values[r - offset])
 
 
 @njit(cache=True, nogil=True)

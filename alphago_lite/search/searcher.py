@@ -139,20 +139,25 @@ class BatchedSearch:
         Each thread applies and gathers the rows of its own games, so both steps run in parallel."""
         planes, legal, nodes, games = self.batches[which]
         policy, values = self.results[which]
+        offset = 0
         applied = [np.arange(0)] * self.threads
         if pending is not None:
-            parts, future = pending
-            policy_part, value_part = future.result()
-            rows = np.concatenate(parts)
-            policy[rows] = policy_part
-            values[rows] = value_part
+            parts, future, first_row = pending
+            policy, values = future.result()
+            if first_row < 0:  # the batch was gathered from scattered rows: put answers back in place
+                rows = np.concatenate(parts)
+                self.results[which][0][rows] = policy
+                self.results[which][1][rows] = values
+                policy, values = self.results[which]
+            else:  # contiguous rows (the usual case): read the answers where they are
+                offset = first_row
             applied = parts
-            self.evaluations += len(rows)
+            self.evaluations += len(values)
 
         def step(i: int) -> np.ndarray:
             if len(applied[i]):
                 kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values,
-                                    applied[i])
+                                    applied[i], offset)
             g0, g1 = self.ranges[i]
             wstate, whist, scores = self.scratch[i]
             row0 = g0 * self.leaves
@@ -171,7 +176,7 @@ class BatchedSearch:
         contiguous = rows[-1] - rows[0] + 1 == len(rows)
         sl = slice(rows[0], rows[-1] + 1) if contiguous else rows
         future = self._eval_pool.submit(self.evaluator.evaluate, planes[sl], legal[sl])
-        return parts, future
+        return parts, future, (int(rows[0]) if contiguous else -1)
 
     # --------------------------------------------------------------------------- results ---
     def stats(self, slot: int) -> RootStats:
