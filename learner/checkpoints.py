@@ -24,6 +24,14 @@ class CheckpointStore:
         path = self.directory / BEST
         return path if path.is_file() else None
 
+    def remove_stale_temp_files(self) -> list[Path]:
+        """Delete the temp files of writes that a crash interrupted (never renamed, never read). Only the
+        run's single writer may call this, before it writes: it would delete a write in progress."""
+        stale = sorted(self.directory.glob(".ckpt-*.tmp")) + sorted(self.directory.glob(BEST + ".tmp"))
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
+
     def save(self, model, feature_set: str, step: int, optimizer_state: dict, extra: dict) -> Path:
         path = self.directory / f"ckpt-{step:08d}.pt"
         save_checkpoint(path, model, feature_set=feature_set, step=step,

@@ -40,8 +40,9 @@ def connect(cfg: Config) -> None:
     if cfg.cluster.address:
         ray.init(address=cfg.cluster.address, log_to_driver=False)
     else:
-        ray.init(num_cpus=cfg.cluster.num_cpus, num_gpus=cfg.cluster.num_gpus, log_to_driver=False,
-                 include_dashboard=False)
+        # address="local": always a new cluster, never one that `ray start` left running here
+        ray.init(address="local", num_cpus=cfg.cluster.num_cpus, num_gpus=cfg.cluster.num_gpus,
+                 log_to_driver=False, include_dashboard=False)
 
 
 class TrainingRun:
@@ -50,6 +51,7 @@ class TrainingRun:
     def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False):
         self.cfg, self.run_dir = cfg, Path(cfg.run_dir)
         self.store = CheckpointStore(self.run_dir / "checkpoints", cfg.learner.keep_checkpoints)
+        self.store.remove_stale_temp_files()  # this run is the store's only writer
         if not resume and self.store.latest() is not None:
             raise ValueError(f"run directory {self.run_dir} already holds checkpoints: continue it "
                              f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
@@ -126,9 +128,9 @@ class TrainingRun:
         """Train until max_steps (total_steps by default); Ctrl-C stops cleanly. Returns the last
         checkpoint's path."""
         lc = self.cfg.learner
-        self.start()
         next_batch = None
         try:
+            self.start()
             while self.trainer.step < self.max_steps:
                 self.workers.check()
                 buffer_stats = ray.get(self.buffer.stats.remote())
