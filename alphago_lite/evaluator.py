@@ -101,6 +101,7 @@ class UniformEvaluator:
     """Uniform policy over the legal moves and value 0: free to call, for tests and search benchmarks."""
 
     weights_version = 0
+    answers_at_once = True  # thread-safe and nearly free: searches call it in their own threads
 
     def __init__(self, board_size: int, feature_set: str) -> None:
         self.board_size = int(board_size)

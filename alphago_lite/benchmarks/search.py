@@ -3,8 +3,9 @@ busy self-play keeps a real (tiny) network.
 
 Figures, one line each:
   ours, 1 thread     simulations/s of ``BatchedSearch`` over ``--slots`` games, uniform evaluator
-                     (no feature planes, so only search cost is measured), ``--simulations`` per move,
-                     moves chosen greedily and trees reused; only new simulations count;
+                     (no feature planes, answered in the search thread, so only search cost is
+                     measured), ``--simulations`` per move, moves chosen greedily and trees reused;
+                     only new simulations count;
   ours, 2 threads    the same games split across two search threads;
   ours, 1 game       one game, one thread (the low-latency play mode: both batches from one tree);
   openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an

@@ -8,9 +8,10 @@ rounds until every slot's root has its target visits:
     wait A, apply A, collect A again ...; wait B, apply B, collect B again ...
 
 so the CPU keeps selecting while the network evaluates (AlphaGo's asynchronous policy-and-value
-search). With ``threads > 1`` the slots are split into ranges gathered in parallel: the kernels are
-compiled with ``nogil``. A single slot is the low-latency mode for play: both batches then come from
-one tree, kept apart by virtual loss.
+search). With ``threads > 1`` the slots are split into ranges, and each thread runs this pipeline over
+its own range with its own share of both batches (the kernels are compiled with ``nogil``): threads
+never wait for each other, only for their own evaluations. A single slot is the low-latency mode for
+play: both batches then come from one tree, kept apart by virtual loss.
 """
 from __future__ import annotations
 
@@ -48,6 +49,16 @@ def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
     return params
 
 
+class _Answered:
+    """The evaluation of a batch that was evaluated at once, in the shape of a finished Future."""
+
+    def __init__(self, answer):
+        self._answer = answer
+
+    def result(self):
+        return self._answer
+
+
 class BatchedSearch:
     """Trees for ``slots`` games of one board size and rule set, searched together."""
 
@@ -73,9 +84,6 @@ class BatchedSearch:
         rows = slots * self.leaves
         self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
                         for _ in range(2)]
-        # evaluations of each batch, scattered back to the rows they came from
-        self.results = [(np.zeros((rows, self.moves), np.float32), np.zeros(rows, np.float32))
-                        for _ in range(2)]
         # per thread: scratch position, scratch history, PUCT scores
         self.scratch = [(np.zeros(core.state_length(size), np.int32),
                          np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
@@ -83,8 +91,12 @@ class BatchedSearch:
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        # one evaluation thread: in-process evaluators (pinned buffers, CUDA graphs) are not re-entrant
         self._eval_pool = ThreadPoolExecutor(1)
-        self.evaluations = 0
+        self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
+        # an evaluator that answers at once (the uniform one) is called in the search thread itself:
+        # handing it to the evaluation thread would only add a thread switch per round
+        self._answers_at_once = bool(getattr(evaluator, "answers_at_once", False))
 
     # ------------------------------------------------------------------------- positions ---
     def set_root(self, slot: int, game: Game, keep_tree: bool = False) -> None:
@@ -124,59 +136,55 @@ class BatchedSearch:
 
     # ---------------------------------------------------------------------------- search ---
     def search(self, targets: np.ndarray) -> None:
-        """Run until each slot's root has ``targets[slot]`` visits (0: leave the slot alone)."""
+        """Run until each slot's root has ``targets[slot]`` visits (0: leave the slot alone).
+        Each search thread runs its own pipeline over its range of slots, with no barrier between the
+        threads: one that finishes a round early goes on instead of waiting for the other."""
         targets = np.asarray(targets, np.int64)
+        others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
+            if self._pool else []
+        self._search_range(0, targets)  # the calling thread takes the first range itself
+        for future in others:
+            future.result()
+
+    def _search_range(self, i: int, targets: np.ndarray) -> None:
+        """Rounds over range i's slots, alternating its two batches, until they reach their targets."""
+        g0, g1 = self.ranges[i]
         pending = [None, None]
         while True:
             for which in (0, 1):
-                pending[which] = self._round(which, targets, pending[which])
+                pending[which] = self._round(i, which, targets, pending[which])
                 if pending[0] is None and pending[1] is None \
-                        and kernels.games_done(self.ti, self.meta, targets):
+                        and kernels.games_done(self.ti[g0:g1], self.meta[g0:g1], targets[g0:g1]):
                     return
 
-    def _round(self, which: int, targets: np.ndarray, pending):
-        """Apply batch ``which``'s evaluations (if any), gather it again and send it off.
-        Each thread applies and gathers the rows of its own games, so both steps run in parallel."""
+    def _round(self, i: int, which: int, targets: np.ndarray, pending):
+        """Range i: apply its batch ``which``'s evaluations (if any), gather that batch again and send
+        it off. Range i owns batch rows [g0 * leaves, g1 * leaves) of both batches."""
         planes, legal, nodes, games = self.batches[which]
-        policy, values = self.results[which]
-        offset = 0
-        applied = [np.arange(0)] * self.threads
+        g0, g1 = self.ranges[i]
+        row0 = g0 * self.leaves
         if pending is not None:
-            parts, future, first_row = pending
+            count, future = pending
             policy, values = future.result()
-            if first_row < 0:  # the batch was gathered from scattered rows: put answers back in place
-                rows = np.concatenate(parts)
-                self.results[which][0][rows] = policy
-                self.results[which][1][rows] = values
-                policy, values = self.results[which]
-            else:  # contiguous rows (the usual case): read the answers where they are
-                offset = first_row
-            applied = parts
-            self.evaluations += len(values)
-
-        def step(i: int) -> np.ndarray:
-            if len(applied[i]):
-                kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values,
-                                    applied[i], offset)
-            g0, g1 = self.ranges[i]
-            wstate, whist, scores = self.scratch[i]
-            row0 = g0 * self.leaves
-            count = kernels.collect_games(
-                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
-                wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
-                row0, scores)
-            return np.arange(row0, row0 + count)
-
-        # the calling thread takes the first range itself: one hand-off fewer per round
-        others = [self._pool.submit(step, i) for i in range(1, self.threads)] if self._pool else []
-        parts = [step(0)] + [f.result() for f in others]
-        rows = np.concatenate(parts)
-        if len(rows) == 0:
+            kernels.apply_games(self.ti, self.tf, self.meta, games, nodes, legal, policy, values,
+                                np.arange(row0, row0 + count), row0)
+            self.evaluations_by_range[i] += count
+        wstate, whist, scores = self.scratch[i]
+        count = kernels.collect_games(
+            self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
+            wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
+            row0, scores)
+        if count == 0:
             return None
-        contiguous = rows[-1] - rows[0] + 1 == len(rows)
-        sl = slice(rows[0], rows[-1] + 1) if contiguous else rows
-        future = self._eval_pool.submit(self.evaluator.evaluate, planes[sl], legal[sl])
-        return parts, future, (int(rows[0]) if contiguous else -1)
+        rows = slice(row0, row0 + count)
+        if self._answers_at_once:
+            return count, _Answered(self.evaluator.evaluate(planes[rows], legal[rows]))
+        return count, self._eval_pool.submit(self.evaluator.evaluate, planes[rows], legal[rows])
+
+    @property
+    def evaluations(self) -> int:
+        """Positions evaluated by the network so far (all threads)."""
+        return sum(self.evaluations_by_range)
 
     # --------------------------------------------------------------------------- results ---
     def stats(self, slot: int) -> RootStats:
