@@ -190,7 +190,7 @@ def training_komi(checkpoint: str | os.PathLike) -> float | None:
 
 
 def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
-               visits: int = 200, device: str = "cpu") -> Agent:
+               visits: int = 200, device: str = "cpu", threads: int = 1) -> Agent:
     """The strongest agent available from a checkpoint file or a run directory's newest checkpoint.
 
     Raises ``AgentNotFound`` (a ValueError) naming what is missing and how to make a checkpoint, and
@@ -213,7 +213,7 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     model, meta = load_model(path, device=device)
     evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device)
     from alphago_lite.mcts_agent import MctsAgent
-    agent = MctsAgent(evaluator, visits=visits)
+    agent = MctsAgent(evaluator, visits=visits, threads=threads)
     agent.training_komi = training_komi(path)
     return agent
 

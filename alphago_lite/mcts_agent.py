@@ -18,11 +18,12 @@ from .search import BatchedSearch
 
 class MctsAgent:
     def __init__(self, evaluator, search_cfg: SearchConfig | None = None, visits: int = 200,
-                 resign_threshold: float | None = None, chunk: int = 32):
+                 resign_threshold: float | None = None, chunk: int = 32, threads: int = 1):
         self.evaluator = evaluator
         self.board_size = int(evaluator.board_size)
         self.training_komi: float | None = None  # set by load_agent from the run's config
-        self.cfg = search_cfg or SearchConfig(num_simulations=visits, reuse_tree=True)
+        # threads > 1: several threads share the encoding of the leaves of each batch (see BatchedSearch)
+        self.cfg = search_cfg or SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads)
         self.visits = visits
         self.resign_threshold = self.cfg.resign_threshold if resign_threshold is None else resign_threshold
         self.chunk = chunk
@@ -69,7 +70,7 @@ class MctsAgent:
                 self.search.close()
             self.search = BatchedSearch(self.evaluator, self.cfg, 1, game.size, game.komi,
                                         max(game.max_moves, 2 * game.size * game.size),
-                                        max_simulations=max(self.visits, 800), threads=1)
+                                        max_simulations=max(self.visits, 800))
             self._komi = game.komi
             self._history = None
         history = (tuple(game.history), tuple(game.move_colours), game.to_play, game.komi)

@@ -215,3 +215,37 @@ def test_a_single_game_with_many_leaves_in_flight_still_finds_the_capture():
     stats = search.stats(0)
     assert stats.total_visits == 400 and search.pending_virtual_loss(0) == 0
     assert int(np.argmax(stats.visits)) == from_gtp("E4", 5)
+
+
+def test_a_single_game_searched_by_two_threads_finds_the_capture_with_exact_totals():
+    """The play mode: one game, its leaves encoded by two threads. Same visit total, no pending virtual
+    loss, and the capturing move, as with one thread."""
+    search, _ = searched(CAPTURE, komi=0.5, visits=400, threads=2)
+    assert search.threads == 1 and search.leaf_threads == 2
+    stats = search.stats(0)
+    assert stats.total_visits == 400
+    assert search.pending_virtual_loss(0) == 0
+    assert int(np.argmax(stats.visits)) == from_gtp("E4", 5)
+
+
+@pytest.mark.parametrize("feature_set", ["agz", "rich"])
+def test_two_threads_on_one_game_give_the_one_thread_search_exactly(feature_set):
+    """The walks are the same in both modes and only the encoding is shared out, so a net that reads the
+    planes sees the same inputs and the search ends with the same visits, bit for bit."""
+    import torch
+    from alphago_lite.evaluator import InProcessEvaluator
+    from alphago_lite.features import num_planes
+    from alphago_lite.model import PolicyValueNet
+    torch.manual_seed(0)
+    net = PolicyValueNet(5, num_planes(feature_set), blocks=1, channels=8).eval()
+    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=50)
+    results = []
+    for threads in (1, 2):
+        search = BatchedSearch(InProcessEvaluator(net, 5, feature_set), SearchConfig(), 1, 5, 0.5, 50,
+                               max_simulations=300, threads=threads)
+        search.set_root(0, game)
+        search.search(np.array([300]))
+        results.append(search.stats(0))
+        search.close()
+    np.testing.assert_array_equal(results[0].visits, results[1].visits)
+    np.testing.assert_allclose(results[0].q, results[1].q, atol=1e-6)

@@ -7,7 +7,8 @@ Figures, one line each:
                      measured), ``--simulations`` per move, moves chosen greedily and trees reused;
                      only new simulations count;
   ours, 2 threads    the same games split across two search threads;
-  ours, 1 game       one game, one thread (the low-latency play mode: both batches from one tree);
+  ours, 1 game       one game (the low-latency play mode: both batches from one tree), one thread
+                     and two threads (the walks in one thread, the leaves' encoding shared by both);
   openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an
                      equivalent uniform evaluator (value 0, uniform prior), same simulations per move;
   ratios             ours 1 thread / openspiel (target >= 5) and 2 threads / 1 thread (target >= 1.7);
@@ -206,8 +207,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
     print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
-    (single,) = our_simulations_per_second(size, sims, 1, (1,), args.seconds / 2)
+    single, single_two = our_simulations_per_second(size, sims, 1, (1, 2), args.seconds / 2)
     print(f"ours, 1 thread, 1 game: {single:,.0f} simulations/s")
+    print(f"ours, 2 threads, 1 game: {single_two:,.0f} simulations/s ({single_two / single:.2f}x; "
+          f"the threads share the encoding of each batch's leaves)")
     if not args.no_openspiel:
         spiel = openspiel_simulations_per_second(size, sims, args.seconds)
         if spiel is None:

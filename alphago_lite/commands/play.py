@@ -17,6 +17,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--random", action="store_true", help="a uniformly random player (no network)")
     parser.add_argument("--visits", type=int, default=200, help="search visits per move (default 200)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="search threads; they share the work of each batch of leaves (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of --random")
 
 
@@ -25,7 +27,10 @@ def build_agent(args: argparse.Namespace):
     from alphago_lite.agent import RandomAgent, load_agent
     if args.random:
         return RandomAgent(seed=args.seed)
-    return load_agent(model_path=args.model, run_dir=args.run, visits=args.visits, device=args.device)
+    if args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+    return load_agent(model_path=args.model, run_dir=args.run, visits=args.visits, device=args.device,
+                      threads=args.threads)
 
 
 def register(subparsers) -> None:

@@ -11,7 +11,7 @@ ends on a leaf that is already pending (a collision: its tree is too narrow for 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from ..features import encode_into
 from ..go import core
@@ -54,6 +54,49 @@ def restrict_pass(state, legal_row):
             return
 
 
+# what descend() found at the end of a walk
+NEW_LEAF, SCORED, COLLISION = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def descend(ti, tf, root, root_state, wstate, whist, params, scratch):
+    """Walk from the root to a leaf by PUCT, replaying the moves on wstate/whist (a copy of the root
+    position with its history), and put virtual loss on the leaf. Returns (what, node): NEW_LEAF (now
+    PENDING: the caller evaluates it), SCORED (a finished game: scored by the rules and backed up at
+    once) or COLLISION (the walk ended on a leaf already pending: nothing changed)."""
+    wstate[:] = root_state
+    node = root
+    while ti[node, I_STATUS] == EXPANDED:
+        node = select_child(ti, tf, node, params, scratch)
+        core.apply_move(wstate, whist, ti[node, I_MOVE])
+    status = ti[node, I_STATUS]
+    if status == PENDING:
+        return COLLISION, node
+    add_virtual_loss(ti, node)
+    if status == TERMINAL:
+        backup(ti, tf, node, tf[node, F_TERMINAL])
+        return SCORED, node
+    if core.is_terminal(wstate):
+        value = terminal_value(wstate, params[P_KOMI])
+        ti[node, I_STATUS] = TERMINAL
+        tf[node, F_TERMINAL] = value
+        backup(ti, tf, node, value)
+        return SCORED, node
+    ti[node, I_STATUS] = PENDING
+    return NEW_LEAF, node
+
+
+@njit(cache=True, nogil=True)
+def encode_leaf(wstate, whist, params, fs_id, legal_row, planes_row):
+    """The network's inputs for a leaf position: legal moves (pass restricted if so configured) and,
+    unless fs_id < 0, the feature planes."""
+    core.legal_mask(wstate, whist, legal_row)
+    if params[P_PASS_ONLY_WHEN_NEEDED] != 0.0:
+        restrict_pass(wstate, legal_row)
+    if fs_id >= 0:
+        encode_into(wstate, whist, fs_id, planes_row)
+
+
 @njit(cache=True, nogil=True)
 def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, params, fs_id,
                    max_leaves, planes, legal, leaf_nodes, row0, scratch):
@@ -66,33 +109,43 @@ def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, p
     for _ in range(max_leaves):
         if ti[root, I_N] + ti[root, I_VL] >= target:
             break
-        wstate[:] = root_state
-        node = root
-        while ti[node, I_STATUS] == EXPANDED:
-            node = select_child(ti, tf, node, params, scratch)
-            core.apply_move(wstate, whist, ti[node, I_MOVE])
-        status = ti[node, I_STATUS]
-        if status == PENDING:
+        what, node = descend(ti, tf, root, root_state, wstate, whist, params, scratch)
+        if what == COLLISION:
             break
-        add_virtual_loss(ti, node)
-        if status == TERMINAL:
-            backup(ti, tf, node, tf[node, F_TERMINAL])
-            continue
-        if core.is_terminal(wstate):
-            value = terminal_value(wstate, params[P_KOMI])
-            ti[node, I_STATUS] = TERMINAL
-            tf[node, F_TERMINAL] = value
-            backup(ti, tf, node, value)
-            continue
-        ti[node, I_STATUS] = PENDING
-        core.legal_mask(wstate, whist, legal[row])
-        if params[P_PASS_ONLY_WHEN_NEEDED] != 0.0:
-            restrict_pass(wstate, legal[row])
-        if fs_id >= 0:
-            encode_into(wstate, whist, fs_id, planes[row])
-        leaf_nodes[row] = node
-        row += 1
+        if what == NEW_LEAF:
+            encode_leaf(wstate, whist, params, fs_id, legal[row], planes[row])
+            leaf_nodes[row] = node
+            row += 1
     return row - row0
+
+
+@njit(cache=True, nogil=True)
+def select_leaves(ti, tf, meta, root_state, root_hist, target, params, max_leaves, wstates, whists,
+                  leaf_nodes, leaf_games, scratch):
+    """collect_leaves for one game, without encoding: leaf k's position is left in wstates[k] and
+    whists[k] for encode_leaves, which several threads share. Returns the number of leaves."""
+    t = root_state[core.H_MOVE_NUMBER]
+    root = meta[M_ROOT]
+    count = 0
+    for _ in range(max_leaves):
+        if ti[root, I_N] + ti[root, I_VL] >= target:
+            break
+        whists[count, :t + 1] = root_hist[:t + 1]
+        what, node = descend(ti, tf, root, root_state, wstates[count], whists[count], params, scratch)
+        if what == COLLISION:
+            break
+        if what == NEW_LEAF:
+            leaf_nodes[count] = node
+            leaf_games[count] = 0
+            count += 1
+    return count
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def encode_leaves(wstates, whists, count, params, fs_id, planes, legal):
+    """encode_leaf for leaves 0..count-1 (rows 0..count-1) on numba's thread pool."""
+    for k in prange(count):
+        encode_leaf(wstates[k], whists[k], params, fs_id, legal[k], planes[k])
 
 
 @njit(cache=True, nogil=True)

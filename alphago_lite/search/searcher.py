@@ -18,6 +18,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..config import SearchConfig
@@ -66,7 +67,11 @@ class BatchedSearch:
                  max_moves: int, max_simulations: int | None = None, threads: int | None = None):
         self.evaluator, self.cfg, self.slots, self.size = evaluator, cfg, slots, size
         self.moves = size * size + 1
-        self.threads = max(1, min(threads or cfg.threads, slots))
+        requested = max(1, threads or cfg.threads)
+        self.threads = min(requested, slots)
+        # one game and several threads (the play mode): the threads share the encoding of each batch's
+        # leaves (legal moves, planes: most of a simulation's cost); the tree walks stay in one thread
+        self.leaf_threads = requested if slots == 1 else 1
         self.params = params_vector(cfg, komi)
         self.leaves = cfg.leaves_per_round
         sims = max_simulations or cfg.num_simulations
@@ -88,6 +93,9 @@ class BatchedSearch:
         self.scratch = [(np.zeros(core.state_length(size), np.int32),
                          np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
                         for _ in range(self.threads)]
+        if self.leaf_threads > 1:
+            self.leaf_states = np.zeros((self.leaves, core.state_length(size)), np.int32)
+            self.leaf_hists = np.zeros((self.leaves, max_moves + 2, 4), np.uint64)
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
@@ -170,16 +178,30 @@ class BatchedSearch:
                                 np.arange(row0, row0 + count), row0)
             self.evaluations_by_range[i] += count
         wstate, whist, scores = self.scratch[i]
-        count = kernels.collect_games(
-            self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
-            wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
-            row0, scores)
+        if self.leaf_threads > 1:
+            count = self._collect_one_game_threaded(targets, planes, legal, nodes, games, scores)
+        else:
+            count = kernels.collect_games(
+                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
+                wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
+                row0, scores)
         if count == 0:
             return None
         rows = slice(row0, row0 + count)
         if self._answers_at_once:
             return count, _Answered(self.evaluator.evaluate(planes[rows], legal[rows]))
         return count, self._eval_pool.submit(self.evaluator.evaluate, planes[rows], legal[rows])
+
+    def _collect_one_game_threaded(self, targets, planes, legal, nodes, games, scores) -> int:
+        """The single game's leaves: walked in this thread, encoded by ``leaf_threads`` threads."""
+        count = kernels.select_leaves(self.ti[0], self.tf[0], self.meta[0], self.root_states[0],
+                                      self.root_hists[0], targets[0], self.params, self.leaves,
+                                      self.leaf_states, self.leaf_hists, nodes, games, scores)
+        if count:
+            numba.set_num_threads(min(self.leaf_threads, numba.config.NUMBA_NUM_THREADS))
+            kernels.encode_leaves(self.leaf_states, self.leaf_hists, count, self.params, self.fs_id,
+                                  planes, legal)
+        return count
 
     @property
     def evaluations(self) -> int:
