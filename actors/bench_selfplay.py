@@ -2,7 +2,8 @@
 
 Runs self-play from a config (random weights; throughput does not depend on them) for ``--seconds``
 after a warm-up, then prints, all from the same run:
-  games/h          games finished in the window (a long game may not finish in a short window)
+  games/h          games finished in the window (a long game may not finish in a short window), and
+                   an estimate: estimated positions/s / moves per game (max_moves if none finished)
   positions/s      moves of those finished games per second, and an estimate that also counts the
                    games still in flight: NN evaluations / simulations per move
   NN evals/s       positions evaluated by the inference servers (their own counters)
@@ -22,13 +23,13 @@ import numpy as np
 import ray
 import torch
 
-from alphago_lite.config import load_config
+from alphago_lite.config import load_config, resolved_max_moves
 from alphago_lite.features import num_planes
 from alphago_lite.model import build_model
 
 from actors.bench_inference import raw_forward_rate
 from actors.inference import start_inference_servers
-from actors.replay_buffer import ReplayBuffer
+from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
 from learner.loop import connect
 
@@ -61,7 +62,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     connect(cfg)
     servers = start_inference_servers(cfg.inference, model.arch(), fs, model.state_dict())
     with tempfile.TemporaryDirectory(prefix="bench-selfplay-") as games_dir:
-        buffer = ReplayBuffer.options(num_cpus=0).remote(games_dir, cfg.replay, fs, 0)
+        buffer = start_replay_buffer(games_dir, cfg.replay, fs, 0)
         pool = start_search_workers(cfg, servers, buffer, seed=cfg.seed)
         try:
             # warm-up: numba compilation and the first batches are not throughput
@@ -94,7 +95,13 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
           f"{cfg.model.channels}, {len(pool.workers)} worker(s) x {cfg.selfplay.games_per_worker} games, "
           f"{len(servers)} server(s) x {served['threads']} thread(s), {cfg.search.num_simulations} sims, "
           f"{elapsed:.0f} s")
-    print(f"games/h        : {games * 3600 / elapsed:10.1f}  ({games} games finished)")
+    # steady state: positions/s over moves per game; with no finished game, the longest a game can be
+    # gives a lower bound (the workers start all their games at once, so a short window sees none end)
+    length, how = (moves / len(finished), "their mean length") if finished else \
+        (resolved_max_moves(cfg.game), "max_moves: a lower bound")
+    estimate = evals / cfg.search.num_simulations * 3600 / max(length, 1)
+    print(f"games/h        : {games * 3600 / elapsed:10.1f}  ({games} games finished)   "
+          f"~{estimate:.0f} (estimated positions/s x 3600 / {length:.0f} moves per game, {how})")
     print(f"positions/s    : {moves / elapsed:10.1f}  (finished games)   "
           f"~{evals / cfg.search.num_simulations:.1f} (NN evals / simulations per move)")
     print(f"NN evals/s     : {evals:10.0f}")

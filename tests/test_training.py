@@ -153,6 +153,20 @@ def test_selfplay_command_rejects_a_board_size_mismatch(tmp_path):
               "--config", "configs/tiny.yaml"])
 
 
+def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
+    """Smoke run on tiny.yaml (5x5 games end within seconds): every figure printed, games finished."""
+    import re
+
+    from actors.bench_selfplay import main as bench_selfplay
+    assert bench_selfplay(["--config", "configs/tiny.yaml", "--seconds", "4", "search.num_simulations=8"]) == 0
+    out = capsys.readouterr().out
+    figures = dict(re.findall(r"^(games/h|positions/s|NN evals/s|batch fill|share of raw)\s*:\s*([\d.]+)",
+                              out, re.MULTILINE))
+    assert set(figures) == {"games/h", "positions/s", "NN evals/s", "batch fill", "share of raw"}, out
+    assert float(figures["games/h"]) > 0 and float(figures["NN evals/s"]) > 0, out
+    assert "their mean length" in out  # games finished, so the estimate uses their real length
+
+
 def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
     """Learning signal. tiny.yaml (5x5, seed 0, 2000 learner steps; no periodic evaluation), then 200
     games (colours alternating, 32 simulations, 4 sampled opening moves) against the net it started from.
