@@ -389,13 +389,37 @@ def _legal_fast(state, hist, m, rows, nrows):
     n = _n(state)
     if m == n:
         return True
-    if state[board_off(state) + m] != 0:
+    bo = board_off(state)
+    if state[bo + m] != 0:
         return False
-    code, lo, hi, stones = _outcome(state, hist, m)
-    if code != LEGAL:
-        return False
-    if state[H_KO_RULE] == KO_SIMPLE or stones != state[H_STONES] + 1:
-        return not _repeats(state, hist, lo, hi, stones, -state[H_TO_PLAY])
+    # quiet point (an empty neighbour, no opponent next to it: nothing captured, no suicide), most of
+    # the board: only the repetition check is left, and the hash is one XOR away
+    size = state[H_SIZE]
+    c = state[H_TO_PLAY]
+    has_empty = False
+    has_opponent = False
+    for k in range(4):
+        r = neighbour(m, k, size)
+        if r >= 0:
+            v = state[bo + r]
+            if v == 0:
+                has_empty = True
+            elif v != c:
+                has_opponent = True
+    if has_empty and not has_opponent:
+        if state[H_KO_RULE] == KO_SIMPLE or nrows == 0:
+            return True  # simple ko only forbids retaking at once, which captures; nothing to repeat
+        stones = state[H_STONES] + 1
+        t = state[H_MOVE_NUMBER]
+        ci = _colour_index(c)
+        lo = hist[t, HIST_LO] ^ ZOBRIST[0, ci, m]
+        hi = hist[t, HIST_HI] ^ ZOBRIST[1, ci, m]
+    else:
+        code, lo, hi, stones = _outcome(state, hist, m)
+        if code != LEGAL:
+            return False
+        if state[H_KO_RULE] == KO_SIMPLE or stones != state[H_STONES] + 1:
+            return not _repeats(state, hist, lo, hi, stones, -state[H_TO_PLAY])
     want = _info(-state[H_TO_PLAY], stones)
     for j in range(nrows):
         i = rows[j]
