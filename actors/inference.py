@@ -91,6 +91,8 @@ class RemoteEvaluator:
     ``weights_version`` is the version that answered the last ``evaluate``.
     """
 
+    reentrant = True  # several threads may evaluate at once (each call is its own Ray request)
+
     def __init__(self, servers: Sequence, board_size: int, feature_set: str) -> None:
         if not servers:
             raise ValueError("RemoteEvaluator needs at least one InferenceServer handle")

@@ -25,17 +25,24 @@ RETRY_UNAVAILABLE_S = 1.0
 def worker_count(cfg: Config) -> int:
     if cfg.selfplay.num_workers:
         return cfg.selfplay.num_workers
+    return max(1, _cpus_for_search(cfg) // worker_cpus(cfg))
+
+
+def _cpus_for_search(cfg: Config) -> int:
+    """The cluster's CPUs less one for the learner (the driver) and those of CPU inference servers."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    # leave one CPU for the learner (the driver) and the CPUs of CPU inference servers
     servers = 0 if ray.cluster_resources().get("GPU") else \
         (cfg.inference.num_servers or 1) * max(cfg.inference.cpu_threads, 1)
-    return max(1, (cpus - 1 - servers) // worker_cpus(cfg))
+    return cpus - 1 - servers
 
 
 def worker_cpus(cfg: Config) -> int:
     """CPUs one search worker reserves: one per search thread (numba kernels run truly in parallel),
-    never more than the cluster has, or it could never be placed."""
-    return max(1, min(cfg.search.threads, int(ray.cluster_resources().get("CPU", 1))))
+    but never more than the CPUs left for search or than the largest node has, or it could never be
+    placed (its threads then share fewer CPUs)."""
+    largest_node = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
+                       default=1)
+    return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node))
 
 
 class WorkerPool:

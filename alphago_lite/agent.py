@@ -176,11 +176,12 @@ def newest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
 
 
 def training_komi(checkpoint: str | os.PathLike) -> float | None:
-    """The komi the net was trained with, from the run's config.yaml next to its checkpoints folder
-    (RUN_DIR/checkpoints/ckpt-*.pt -> RUN_DIR/config.yaml); None when there is no readable one."""
+    """The komi the net was trained with, from the run's config.yaml beside the checkpoint or beside its
+    checkpoints folder (RUN_DIR/checkpoints/ckpt-*.pt -> RUN_DIR/config.yaml); None when there is no
+    readable one."""
     from alphago_lite.config import ConfigError, load_config
     path = Path(checkpoint).resolve()
-    for folder in (path.parent.parent, path.parent):
+    for folder in (path.parent, path.parent.parent):
         if (folder / "config.yaml").is_file():
             try:
                 return load_config(str(folder / "config.yaml")).game.komi

@@ -51,10 +51,10 @@ class TrainingRun:
     def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False):
         self.cfg, self.run_dir = cfg, Path(cfg.run_dir)
         self.store = CheckpointStore(self.run_dir / "checkpoints", cfg.learner.keep_checkpoints)
-        self.store.remove_stale_temp_files()  # this run is the store's only writer
         if not resume and self.store.latest() is not None:
             raise ValueError(f"run directory {self.run_dir} already holds checkpoints: continue it "
                              f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
+        self.store.remove_stale_temp_files()  # this run is the store's only writer
         save_config(cfg, str(self.run_dir))
         self.max_steps = cfg.learner.total_steps if max_steps is None else max_steps
         self.device = "cuda" if torch.cuda.is_available() and cfg.inference.device != "cpu" else "cpu"
@@ -115,6 +115,8 @@ class TrainingRun:
 
     def checkpoint(self) -> Path:
         extra = {"weights_version": self.version, "torch_rng": torch.get_rng_state()}
+        if self.replay_rng is not None:
+            extra["replay_rng"] = self.replay_rng  # what the run resumed with, unless the buffer says more
         if self.buffer is not None:
             try:
                 extra["replay_rng"] = ray.get(self.buffer.rng_state.remote(), timeout=30)
@@ -124,13 +126,15 @@ class TrainingRun:
                                self.trainer.optimizer.state_dict(), extra)
 
     # ----------------------------------------------------------------------------- loop ---
-    def run(self) -> Path:
+    def run(self) -> Path | None:
         """Train until max_steps (total_steps by default); Ctrl-C stops cleanly. Returns the last
-        checkpoint's path."""
+        checkpoint's path (None when stopped during start-up of a run that has none)."""
         lc = self.cfg.learner
         next_batch = None
+        started = False
         try:
             self.start()
+            started = True
             while self.trainer.step < self.max_steps:
                 self.workers.check()
                 buffer_stats = ray.get(self.buffer.stats.remote())
@@ -158,7 +162,9 @@ class TrainingRun:
         except KeyboardInterrupt:
             self.progress.note("interrupted: writing a checkpoint and stopping the actors")
         finally:
-            path = self.checkpoint()
+            # stopped or failed during start-up: nothing was trained, and the checkpoint on disk (if
+            # any) is the one to resume from; a new one would only mark a fresh run as started
+            path = self.checkpoint() if started else self.store.latest()
             self.stop()
         return path
 
@@ -211,6 +217,7 @@ class TrainingRun:
         self.progress.close()
 
 
-def train(cfg: Config, resume: bool = False, max_steps: int | None = None, quiet: bool = False) -> Path:
+def train(cfg: Config, resume: bool = False, max_steps: int | None = None,
+          quiet: bool = False) -> Path | None:
     run = TrainingRun(cfg, resume=resume, max_steps=max_steps, quiet=quiet)
     return run.run()

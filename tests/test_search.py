@@ -249,3 +249,31 @@ def test_two_threads_on_one_game_give_the_one_thread_search_exactly(feature_set)
         search.close()
     np.testing.assert_array_equal(results[0].visits, results[1].visits)
     np.testing.assert_allclose(results[0].q, results[1].q, atol=1e-6)
+
+
+def test_an_evaluator_error_in_one_thread_stops_every_search_thread_before_search_raises():
+    """search() must not return (here: raise) while another thread still changes the trees."""
+
+    class FailsOnce(UniformEvaluator):
+        def __init__(self):
+            super().__init__(5, "agz")
+            self.needs_planes = False
+            self.calls = 0
+
+        def evaluate(self, planes, legal):
+            self.calls += 1
+            if self.calls == 3:
+                raise RuntimeError("inference server lost")
+            return super().evaluate(planes, legal)
+
+    evaluator = FailsOnce()
+    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=50)
+    search = BatchedSearch(evaluator, SearchConfig(), 4, 5, 0.5, 50, max_simulations=2000, threads=2)
+    for slot in range(4):
+        search.set_root(slot, game)
+    with pytest.raises(RuntimeError, match="inference server lost"):
+        search.search(np.full(4, 2000))
+    calls_when_raised = evaluator.calls
+    search._pool.submit(lambda: None).result()  # the other search thread's pool is idle again
+    assert evaluator.calls == calls_when_raised  # nothing searched on after the error
+    assert calls_when_raised < 100  # and the healthy thread stopped early, not after 2000 visits

@@ -158,7 +158,10 @@ def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
     import re
 
     from actors.bench_selfplay import main as bench_selfplay
-    assert bench_selfplay(["--config", "configs/tiny.yaml", "--seconds", "4", "search.num_simulations=8"]) == 0
+    # 4 games of 4 simulations a move: each game ends within about 200 evaluations, so games finish in
+    # the window even on a loaded machine
+    assert bench_selfplay(["--config", "configs/tiny.yaml", "--seconds", "6", "search.num_simulations=4",
+                           "selfplay.games_per_worker=4"]) == 0
     out = capsys.readouterr().out
     figures = dict(re.findall(r"^(games/h|positions/s|NN evals/s|batch fill|share of raw)\s*:\s*([\d.]+)",
                               out, re.MULTILINE))
@@ -194,3 +197,27 @@ def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
                         simulations=32, seed=0)
     assert result.wins + result.losses + result.draws == 200
     assert result.score >= 117 / 200, result
+
+
+def test_search_workers_reserve_only_cpus_the_cluster_can_give(ray_cluster):
+    """2 CPUs: one for the learner, one for the CPU inference server; a 2-thread worker must still fit."""
+    from actors.worker_pool import worker_count, worker_cpus
+    cfg = load_config("configs/tiny.yaml", ["search.threads=2", "selfplay.num_workers=0"])
+    assert worker_cpus(cfg) == 1
+    assert worker_count(cfg) == 1
+
+
+def test_a_stop_during_start_up_writes_no_checkpoint(tmp_path, monkeypatch):
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TrainingRun, "start", interrupted)
+    run_dir = tmp_path / "run"
+    assert TrainingRun(tiny(run_dir)).run() is None
+    assert list((run_dir / "checkpoints").glob("*.pt")) == []  # the same command can simply run again
+    model = build_model(tiny(run_dir).model, 5, num_planes("agz"))
+    from learner.checkpoints import CheckpointStore
+    saved = CheckpointStore(run_dir / "checkpoints", 2).save(model, "agz", 5, None, {"replay_rng": "{}"})
+    before = saved.read_bytes()
+    assert TrainingRun(tiny(run_dir), resume=True).run() == saved
+    assert saved.read_bytes() == before  # the checkpoint to resume from is left as it was

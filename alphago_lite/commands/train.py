@@ -34,5 +34,6 @@ def run(args) -> int:
         raise SystemExit("error: give a config file (e.g. configs/tiny.yaml) or --resume RUN_DIR")
     from learner.loop import train  # imports torch and ray: only when training
     path = train(cfg, resume=bool(args.resume), max_steps=args.max_steps, quiet=args.quiet)
-    print(f"\nlast checkpoint: {path}")
+    print(f"\nlast checkpoint: {path}" if path is not None else
+          "\nstopped before training started: no checkpoint written")
     return 0

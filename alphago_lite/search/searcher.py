@@ -15,6 +15,8 @@ play: both batches then come from one tree, kept apart by virtual loss.
 """
 from __future__ import annotations
 
+import threading
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -99,8 +101,12 @@ class BatchedSearch:
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
-        # one evaluation thread: in-process evaluators (pinned buffers, CUDA graphs) are not re-entrant
-        self._eval_pool = ThreadPoolExecutor(1)
+        # In-process evaluators (pinned buffers, CUDA graphs) are not re-entrant: one evaluation thread.
+        # A re-entrant one (the Ray client) gets one per batch in flight, so that each thread's
+        # requests travel at the same time instead of queueing behind each other's round trips.
+        reentrant = bool(getattr(evaluator, "reentrant", False))
+        self._eval_pool = ThreadPoolExecutor(2 * self.threads if reentrant else 1)
+        self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
@@ -148,22 +154,32 @@ class BatchedSearch:
         Each search thread runs its own pipeline over its range of slots, with no barrier between the
         threads: one that finishes a round early goes on instead of waiting for the other."""
         targets = np.asarray(targets, np.int64)
+        self._failed.clear()
         others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
-        self._search_range(0, targets)  # the calling thread takes the first range itself
+        try:
+            self._search_range(0, targets)  # the calling thread takes the first range itself
+        finally:
+            # never return while another thread still changes the trees, error or not
+            futures.wait(others)
         for future in others:
             future.result()
 
     def _search_range(self, i: int, targets: np.ndarray) -> None:
-        """Rounds over range i's slots, alternating its two batches, until they reach their targets."""
+        """Rounds over range i's slots, alternating its two batches, until they reach their targets
+        or another thread failed (its error is raised by ``search``)."""
         g0, g1 = self.ranges[i]
         pending = [None, None]
-        while True:
-            for which in (0, 1):
-                pending[which] = self._round(i, which, targets, pending[which])
-                if pending[0] is None and pending[1] is None \
-                        and kernels.games_done(self.ti[g0:g1], self.meta[g0:g1], targets[g0:g1]):
-                    return
+        try:
+            while not self._failed.is_set():
+                for which in (0, 1):
+                    pending[which] = self._round(i, which, targets, pending[which])
+                    if pending[0] is None and pending[1] is None \
+                            and kernels.games_done(self.ti[g0:g1], self.meta[g0:g1], targets[g0:g1]):
+                        return
+        except BaseException:
+            self._failed.set()
+            raise
 
     def _round(self, i: int, which: int, targets: np.ndarray, pending):
         """Range i: apply its batch ``which``'s evaluations (if any), gather that batch again and send
