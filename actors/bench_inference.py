@@ -164,7 +164,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     figures["in-process"] = rate(lambda: evaluator.evaluate(planes, legal), args.batch, args.seconds)
     print(f"in-process    : {figures['in-process']:10.0f} evals/s  "
           f"({figures['in-process'] / figures['raw forward']:.2f} x raw)", flush=True)
-    del evaluator  # free its device buffers for the server
+    evaluator = None  # free its device buffers for the server
 
     service, stats = ray_service_rate(model.cpu() if device.type == "cuda" else model, args, device)
     print(f"ray service   : {service:10.0f} evals/s  ({service / figures['raw forward']:.2f} x raw)  "
