@@ -12,6 +12,8 @@ from alphago_lite.evaluator import EvaluatorInputError, InProcessEvaluator
 from alphago_lite.model import PolicyValueNet
 from alphago_lite.wire import WireError, encode_request
 
+from evaluator_inputs import random_batches
+
 SIZE, PLANES = 5, 3
 
 
@@ -21,14 +23,7 @@ def net(seed):
 
 
 def requests(count, per_request, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        planes = rng.integers(0, 2, size=(per_request, PLANES, SIZE, SIZE), dtype=np.uint8)
-        legal = rng.random((per_request, SIZE * SIZE + 1)) < 0.5
-        legal[:, -1] = True
-        out.append((planes, legal))
-    return out
+    return random_batches(count, per_request, PLANES, SIZE, seed)
 
 
 class SlowEvaluator(InProcessEvaluator):

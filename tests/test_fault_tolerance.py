@@ -29,6 +29,8 @@ from alphago_lite.replay import read_games
 from actors.inference import RemoteEvaluator, start_inference_servers
 from learner.checkpoints import CheckpointStore
 
+from evaluator_inputs import random_batches
+
 REPO = Path(__file__).resolve().parent.parent
 # in the environment of every process these tests start (Ray's processes inherit it): only processes
 # carrying it are ever killed by the clean-up
@@ -283,16 +285,6 @@ def local_ray():
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
-
-
-def random_batches(count: int, batch: int, planes: int, size: int, seed: int) -> list:
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        legal = rng.random((batch, size * size + 1)) < 0.5
-        legal[:, -1] = True
-        out.append((rng.integers(0, 2, size=(batch, planes, size, size), dtype=np.uint8), legal))
-    return out
 
 
 def test_killed_inference_server_restarts_and_answers_what_it_held(local_ray):

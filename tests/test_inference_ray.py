@@ -8,6 +8,8 @@ from actors.inference import InferenceServer, RemoteEvaluator
 from alphago_lite.evaluator import Evaluator, InProcessEvaluator
 from alphago_lite.model import PolicyValueNet
 
+from evaluator_inputs import random_batches
+
 SIZE, PLANES = 5, 3
 
 
@@ -17,14 +19,7 @@ def net(seed):
 
 
 def batches(count, batch, seed):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        planes = rng.integers(0, 2, size=(batch, PLANES, SIZE, SIZE), dtype=np.uint8)
-        legal = rng.random((batch, SIZE * SIZE + 1)) < 0.5
-        legal[:, -1] = True
-        out.append((planes, legal))
-    return out
+    return random_batches(count, batch, PLANES, SIZE, seed)
 
 
 def start_server(seed=0, **options):
