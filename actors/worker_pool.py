@@ -69,14 +69,16 @@ class WorkerPool:
                 continue
             try:
                 ray.get(ref)
-            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError) as err:
-                still_restarting = isinstance(err, ray.exceptions.ActorUnavailableError)
-                if not (still_restarting and worker in self._unavailable_until):
-                    self.restarts += 1  # one outage counts once, however often it is asked again
-                if still_restarting:
-                    self._unavailable_until[worker] = now + RETRY_UNAVAILABLE_S
-                else:
-                    self._unavailable_until.pop(worker, None)
+            except ray.exceptions.ActorUnavailableError:
+                # Ray is still restarting it (no CPU free yet): one outage counts once, however often
+                # its loop is asked for again
+                if worker not in self._unavailable_until:
+                    self.restarts += 1
+                self._unavailable_until[worker] = now + RETRY_UNAVAILABLE_S
+                self.runs[worker] = worker.run.remote(self.per_worker)
+            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError):
+                self.restarts += 1
+                self._unavailable_until.pop(worker, None)
                 self.runs[worker] = worker.run.remote(self.per_worker)
 
     def wait(self) -> None:

@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
         size = args.size or agent.board_size or 9
         if agent.board_size not in (None, size):
             raise ValueError(f"the agent's net plays {agent.board_size}x{agent.board_size}, not {size}x{size}")
-        komi = args.komi if args.komi is not None else (agent.training_komi
-                                                         if agent.training_komi is not None else 7.5)
+        # the komi asked for, else the one the net was trained with, else the common 7.5
+        komi = next(k for k in (args.komi, agent.training_komi, 7.5) if k is not None)
         game = Game(size=size, komi=komi)
         if args.handicap:
             game.place_setup(black=fixed_handicap_points(size, args.handicap), to_play="W")

@@ -52,16 +52,6 @@ def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
     return params
 
 
-class _Answered:
-    """The evaluation of a batch that was evaluated at once, in the shape of a finished Future."""
-
-    def __init__(self, answer):
-        self._answer = answer
-
-    def result(self):
-        return self._answer
-
-
 class BatchedSearch:
     """Trees for ``slots`` games of one board size and rule set, searched together."""
 
@@ -205,7 +195,9 @@ class BatchedSearch:
             return None
         rows = slice(row0, row0 + count)
         if self._answers_at_once:
-            return count, _Answered(self.evaluator.evaluate(planes[rows], legal[rows]))
+            answered = futures.Future()
+            answered.set_result(self.evaluator.evaluate(planes[rows], legal[rows]))
+            return count, answered
         return count, self._eval_pool.submit(self.evaluator.evaluate, planes[rows], legal[rows])
 
     def _collect_one_game_threaded(self, targets, planes, legal, nodes, games, scores) -> int:
