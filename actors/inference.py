@@ -12,16 +12,17 @@ Requests are ``wire.PackedRequest`` (bit-packed planes); responses are ``wire.In
 from __future__ import annotations
 
 import itertools
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import ray
 import torch
 
-from alphago_lite.batcher import RequestBatcher
-from alphago_lite.evaluator import InProcessEvaluator, check_batch
-from alphago_lite.model import PolicyValueNet
-from alphago_lite.wire import InferenceResponse, PackedRequest, encode_request
+from alphago_lite.net.batcher import RequestBatcher
+from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, check_batch
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.net.wire import InferenceResponse, PackedRequest, encode_request
 
 
 @ray.remote
@@ -84,14 +85,14 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
     ]
 
 
-class RemoteEvaluator:
+class RemoteEvaluator(Evaluator):
     """Evaluator protocol over one or more ``InferenceServer``s, spreading requests round-robin.
 
     ``evaluate`` blocks; ``submit``/``result`` let a caller keep several batches in flight.
     ``weights_version`` is the version that answered the last ``evaluate``.
     """
 
-    reentrant = True  # several threads may evaluate at once (each call is its own Ray request)
+    reentrant = True  # each call is its own Ray request
 
     def __init__(self, servers: Sequence, board_size: int, feature_set: str) -> None:
         if not servers:
@@ -99,7 +100,7 @@ class RemoteEvaluator:
         self.servers = list(servers)
         self.board_size = int(board_size)
         self.feature_set = feature_set
-        self.weights_version: int | None = None
+        self.weights_version = 0  # none answered yet
         self._next_server = itertools.cycle(self.servers)
 
     def submit(self, planes: np.ndarray, legal: np.ndarray) -> ray.ObjectRef:

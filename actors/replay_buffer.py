@@ -1,4 +1,4 @@
-"""Ray actor around the durable shard store and the sampling window (alphago_lite.replay)."""
+"""Ray actor around the durable shard store and the sampling window (alphago_lite.selfplay.replay)."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,8 @@ import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from alphago_lite.config import ReplayConfig
-from alphago_lite.records import decode_record
-from alphago_lite.replay import ReplayWindow, ShardWriter, read_games
+from alphago_lite.selfplay.records import decode_record
+from alphago_lite.selfplay.replay import ReplayWindow, ShardWriter, read_games
 
 
 @ray.remote

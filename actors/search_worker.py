@@ -9,15 +9,14 @@ that ``stop`` and ``stats`` answer while ``run`` plays; ``stop`` takes effect wh
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 import ray
 
-from alphago_lite.config import Config
-from alphago_lite.records import encode_record
-from alphago_lite.selfplay import SelfPlayer
-
 from actors.inference import RemoteEvaluator
+from alphago_lite.config import Config
+from alphago_lite.selfplay.player import SelfPlayer
+from alphago_lite.selfplay.records import encode_record
 
 MAX_UNACKED = 4
 
@@ -37,7 +36,7 @@ class SearchWorker:
         self.games = self.moves = 0
 
     def _model_version(self) -> int:
-        return int(getattr(self.evaluator, "weights_version", 0) or 0)
+        return int(self.evaluator.weights_version)
 
     def run(self, max_games: int | None = None) -> int:
         """Play until stopped or max_games (None: forever); returns the games stored by this call.

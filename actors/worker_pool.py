@@ -15,9 +15,8 @@ import time
 
 import ray
 
-from alphago_lite.config import Config
-
 from actors.search_worker import SearchWorker
+from alphago_lite.config import Config
 
 RETRY_UNAVAILABLE_S = 1.0
 

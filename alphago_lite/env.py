@@ -62,7 +62,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from .go import BLACK, Game, IllegalMove
+from alphago_lite.go import BLACK, Game, IllegalMove
 
 ENV_ID = "alphago_lite/Go-v0"
 ILLEGAL_MOVE_MODES = ("raise", "penalty")

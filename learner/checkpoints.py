@@ -4,9 +4,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from alphago_lite.checkpoint import save_checkpoint
-
-BEST = "best.pt"
+from alphago_lite.net.checkpoint import save_checkpoint
+from alphago_lite.run_dir import BEST_CHECKPOINT as BEST
+from alphago_lite.run_dir import CHECKPOINT_GLOB, checkpoint_name
 
 
 class CheckpointStore:
@@ -14,7 +14,7 @@ class CheckpointStore:
         self.directory, self.keep = Path(directory), keep
 
     def all(self) -> list[Path]:
-        return sorted(self.directory.glob("ckpt-*.pt"))
+        return sorted(self.directory.glob(CHECKPOINT_GLOB))
 
     def latest(self) -> Path | None:
         found = self.all()
@@ -33,7 +33,7 @@ class CheckpointStore:
         return stale
 
     def save(self, model, feature_set: str, step: int, optimizer_state: dict, extra: dict) -> Path:
-        path = self.directory / f"ckpt-{step:08d}.pt"
+        path = self.directory / checkpoint_name(step)
         save_checkpoint(path, model, feature_set=feature_set, step=step,
                         optimizer_state=optimizer_state, extra=extra)
         for old in self.all()[:-self.keep]:

@@ -2,12 +2,7 @@
 
 Places inference servers, search workers and the replay buffer as Ray actors; the learner trains in
 this (driver) process, publishes weights to the inference servers every ``publish_every`` steps and
-checkpoints every ``checkpoint_every`` steps. Run directory:
-
-    RUN_DIR/config.yaml           resolved config
-    RUN_DIR/checkpoints/          ckpt-00000100.pt ... (atomic writes; the last few kept) and best.pt
-    RUN_DIR/games/                msgpack shards of every finished game
-    RUN_DIR/metrics.jsonl         one JSON object per report
+checkpoints every ``checkpoint_every`` steps. The run directory's layout is ``alphago_lite.run_dir``'s.
 """
 from __future__ import annotations
 
@@ -18,31 +13,20 @@ from pathlib import Path
 import ray
 import torch
 
-from alphago_lite.arena import play_match
-from alphago_lite.checkpoint import load_checkpoint, load_model
-from alphago_lite.config import Config, save_config
-from alphago_lite.evaluator import InProcessEvaluator
-from alphago_lite.features import num_planes
-from alphago_lite.model import build_model
-
+from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
+from alphago_lite.config import Config, save_config
+from alphago_lite.net.checkpoint import load_checkpoint, load_model
+from alphago_lite.net.evaluator import InProcessEvaluator
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import build_model
+from alphago_lite.run_dir import RunDir
+from alphago_lite.selfplay.arena import play_match
 from learner.checkpoints import CheckpointStore
 from learner.progress import Progress
 from learner.trainer import Trainer
-
-
-def connect(cfg: Config) -> None:
-    """Join the configured cluster, or start a local one sized by the config."""
-    if ray.is_initialized():
-        return
-    if cfg.cluster.address:
-        ray.init(address=cfg.cluster.address, log_to_driver=False)
-    else:
-        # address="local": always a new cluster, never one that `ray start` left running here
-        ray.init(address="local", num_cpus=cfg.cluster.num_cpus, num_gpus=cfg.cluster.num_gpus,
-                 log_to_driver=False, include_dashboard=False)
 
 
 class TrainingRun:
@@ -50,7 +34,8 @@ class TrainingRun:
 
     def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False):
         self.cfg, self.run_dir = cfg, Path(cfg.run_dir)
-        self.store = CheckpointStore(self.run_dir / "checkpoints", cfg.learner.keep_checkpoints)
+        self.layout = RunDir.at(self.run_dir)
+        self.store = CheckpointStore(self.layout.checkpoints, cfg.learner.keep_checkpoints)
         if not resume and self.store.latest() is not None:
             raise ValueError(f"run directory {self.run_dir} already holds checkpoints: continue it "
                              f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
@@ -68,7 +53,7 @@ class TrainingRun:
         latest = self.store.latest()
         if resume and latest is not None:
             self._restore(latest)
-        self.progress = Progress(self.run_dir / "metrics.jsonl", quiet=quiet)
+        self.progress = Progress(self.layout.metrics_file, quiet=quiet)
         self.servers = self.buffer = None
         self.starting_weights = self.published = None  # ObjectRefs of weights, once started
         self.workers = None
@@ -87,14 +72,13 @@ class TrainingRun:
 
     # --------------------------------------------------------------------------- actors ---
     def start(self) -> None:
-        connect(self.cfg)
         cfg, fs = self.cfg, self.cfg.model.feature_set
         # held for the whole run: a restarted server rebuilds from it (see start_inference_servers)
         self.starting_weights = self._put_weights()
         self.published = self.starting_weights
         self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs,
                                                self.starting_weights, self.version)
-        self.buffer = start_replay_buffer(self.run_dir / "games", cfg.replay, fs, cfg.seed, self.replay_rng)
+        self.buffer = start_replay_buffer(self.layout.games, cfg.replay, fs, cfg.seed, self.replay_rng)
         self.workers = start_search_workers(cfg, self.servers, self.buffer,
                                             seed=cfg.seed + 1000 * self.trainer.step)
 
@@ -194,8 +178,8 @@ class TrainingRun:
         newest.eval()
         fs, size = self.cfg.model.feature_set, self.cfg.game.size
         result = play_match(InProcessEvaluator(newest, size, fs), InProcessEvaluator(opponent, size, fs),
-                            self.cfg.game, dataclasses.replace(self.cfg.search, reuse_tree=False),
-                            ec.eval_games, ec.eval_simulations, seed=self.trainer.step)
+                            game_cfg=self.cfg.game, search_cfg=dataclasses.replace(self.cfg.search, reuse_tree=False),
+                            games=ec.eval_games, simulations=ec.eval_simulations, seed=self.trainer.step)
         newest.train()
         promoted = result.score >= ec.gating_threshold
         if promoted:
@@ -205,19 +189,12 @@ class TrainingRun:
         self.progress.evaluation(self.trainer.step, result, promoted)
 
     def stop(self) -> None:
-        if self.workers:
-            self.workers.stop()
-        if self.buffer is not None:
-            try:
-                ray.get(self.buffer.close.remote(), timeout=30)
-            except Exception as err:  # the buffer fsyncs every game; closing only releases the file
-                self.progress.note(f"replay buffer did not close cleanly: {err}")
-        for actor in (self.servers or []) + ([self.buffer] if self.buffer else []):
-            ray.kill(actor)
+        stop_selfplay(self.workers, self.servers, self.buffer, note=self.progress.note)
         self.progress.close()
 
 
 def train(cfg: Config, resume: bool = False, max_steps: int | None = None,
           quiet: bool = False) -> Path | None:
     run = TrainingRun(cfg, resume=resume, max_steps=max_steps, quiet=quiet)
-    return run.run()
+    with connected(cfg.cluster):
+        return run.run()

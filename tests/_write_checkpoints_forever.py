@@ -15,9 +15,9 @@ import os
 import stat
 import time
 
-from alphago_lite.checkpoint import load_checkpoint
-from alphago_lite.features import num_planes
-from alphago_lite.model import PolicyValueNet
+from alphago_lite.net.checkpoint import load_checkpoint
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import PolicyValueNet
 from learner.checkpoints import CheckpointStore
 
 KEEP = 3

@@ -2,13 +2,14 @@
 import pytest
 import torch
 
-from alphago_lite.agent import (Agent, AgentNotFound, Analysis, PolicyAgent, RandomAgent, fills_own_eye,
-                                load_agent, newest_checkpoint)
-from alphago_lite.checkpoint import save_checkpoint
-from alphago_lite.evaluator import InProcessEvaluator
-from alphago_lite.features import num_planes
+from alphago_lite.agents.base import Agent, Analysis, PolicyAgent, RandomAgent
+from alphago_lite.agents.loading import AgentNotFound, load_agent
 from alphago_lite.go import Game, game_from_diagram
-from alphago_lite.model import PolicyValueNet
+from alphago_lite.net.checkpoint import save_checkpoint
+from alphago_lite.net.evaluator import InProcessEvaluator
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.run_dir import newest_checkpoint
 
 
 def tiny_policy_agent(size=9):
@@ -32,7 +33,7 @@ def test_random_agent_passes_when_only_own_eyes_remain():
         XX.XX
         XXXXX
         XXXX.""", to_play="B")
-    assert fills_own_eye(game, 1) and fills_own_eye(game, 12)
+    assert game.fills_own_eye(1) and game.fills_own_eye(12) and not game.fills_own_eye(6)
     assert RandomAgent(seed=0).genmove(game).move == 25
 
 
@@ -102,6 +103,7 @@ def test_load_agent_knows_the_komi_of_its_training_run(tmp_path):
 
 def test_play_uses_the_training_komi_unless_told_otherwise(tmp_path, monkeypatch, capsys):
     import io
+
     from alphago_lite.cli import main
     from alphago_lite.config import load_config, save_config
     net = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8)

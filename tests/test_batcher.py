@@ -6,13 +6,12 @@ import time
 import numpy as np
 import pytest
 import torch
-
-from alphago_lite.batcher import RequestBatcher
-from alphago_lite.evaluator import EvaluatorInputError, InProcessEvaluator
-from alphago_lite.model import PolicyValueNet
-from alphago_lite.wire import WireError, encode_request
-
 from evaluator_inputs import random_batches
+
+from alphago_lite.net.batcher import RequestBatcher
+from alphago_lite.net.evaluator import EvaluatorInputError, InProcessEvaluator
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.net.wire import WireError, encode_request
 
 SIZE, PLANES = 5, 3
 

@@ -1,9 +1,17 @@
-"""The core library ``alphago_lite`` never imports Ray: only ``actors/`` and ``learner/`` may.
+"""The layout's rules, read from the imports (static, by AST) and checked by importing.
 
-Two checks: a static scan of every source file (finds an import hidden inside a function that no test
-happens to call) and a fresh interpreter that imports every module and then looks for ``ray`` in
-``sys.modules`` (finds Ray pulled in through some third-party import).
+- The core library ``alphago_lite`` never imports Ray, ``actors`` or ``learner``, except its front doors
+  ``commands/`` and ``benchmarks/`` (they start clusters and training on purpose).
+- ``actors/`` (thin Ray adapters) never imports ``learner/`` (the training driver).
+- No import cycle inside ``alphago_lite``: a module's imports, even those inside functions, never lead
+  back to it.
+
+The static scan sees imports hidden inside functions that no test happens to call; a fresh interpreter
+that imports every core module then looks for ``ray`` in ``sys.modules`` (finds Ray pulled in through
+some third-party import).
 """
+from __future__ import annotations
+
 import ast
 import subprocess
 import sys
@@ -14,36 +22,73 @@ import alphago_lite
 
 PACKAGE_DIR = Path(alphago_lite.__file__).parent
 ROOT = PACKAGE_DIR.parent
-FORBIDDEN = "ray"
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}
+FRONT_DOORS = ("alphago_lite.commands", "alphago_lite.benchmarks")  # may start Ray and the learner
+OUTSIDE_CORE = ("ray", "actors", "learner")
 
 
-def _is_forbidden(module_name: str | None) -> bool:
-    return module_name is not None and (module_name == FORBIDDEN
-                                        or module_name.startswith(FORBIDDEN + "."))
-
-
-def forbidden_imports(source: str, filename: str = "<source>") -> list[str]:
-    """``file:line`` of every import of ray in ``source``, at any depth (functions, try blocks)."""
-    hits = []
+def imports(source: str, module: str = "__main__", filename: str = "<source>",
+            is_package: bool = False) -> list[tuple[int, str]]:
+    """(line, imported module) for every import in ``source`` at any depth (functions, try blocks),
+    relative imports resolved against ``module``. ``from a import b`` yields ``a.b`` (b may be a
+    module) as well as ``a``."""
+    package = module.split(".") if is_package else module.split(".")[:-1]
+    found = []
     for node in ast.walk(ast.parse(source, filename)):
         if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
+            found += [(node.lineno, alias.name) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            names = [node.module] if node.level == 0 else []  # relative imports stay in the package
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            found.append((node.lineno, target))
+            found += [(node.lineno, f"{target}.{alias.name}") for alias in node.names]
         elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
             func = node.func
             called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
-            names = [node.args[0].value] if called in DYNAMIC_IMPORTERS else []
-        else:
-            continue
-        if any(isinstance(n, str) and _is_forbidden(n) for n in names):
-            hits.append(node.lineno)
-    return [f"{filename}:{line}" for line in sorted(hits)]  # ast.walk is breadth-first
+            if called in DYNAMIC_IMPORTERS and isinstance(node.args[0].value, str):
+                found.append((node.lineno, node.args[0].value))
+    return sorted(found)
 
 
-def package_sources() -> list[Path]:
-    return sorted(p for p in PACKAGE_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+def _within(name: str, roots: tuple[str, ...]) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in roots)
+
+
+def forbidden_imports(source: str, forbidden: tuple[str, ...] = ("ray",), module: str = "__main__",
+                      filename: str = "<source>") -> list[str]:
+    """``file:line`` of every import of one of ``forbidden`` (packages) in ``source``."""
+    lines = sorted({line for line, name in imports(source, module, filename) if _within(name, forbidden)})
+    return [f"{filename}:{line}" for line in lines]
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` (module -> modules it imports) as a path a -> ... -> a, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state and (cycle := visit(start)):
+            return cycle
+    return None
+
+
+def sources(folder: str) -> list[Path]:
+    return sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def module_name(path: Path) -> str:
@@ -51,6 +96,28 @@ def module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
+
+
+def module_imports(path: Path) -> list[tuple[int, str]]:
+    return imports(path.read_text(encoding="utf-8"), module_name(path), str(path.relative_to(ROOT)),
+                   is_package=path.name == "__init__.py")
+
+
+def core_sources() -> list[Path]:
+    return [p for p in sources("alphago_lite") if not _within(module_name(p), FRONT_DOORS)]
+
+
+def import_graph(paths: list[Path]) -> dict[str, set[str]]:
+    """Module -> the modules among ``paths`` it imports. Names that are not modules are dropped, and so
+    are a module's own ancestor packages: ``from . import core`` in ``go/game.py`` runs while
+    ``go/__init__`` is already being imported, by Python's design, not by a cycle of ours."""
+    known = {module_name(p) for p in paths}
+
+    def ancestor(name: str, module: str) -> bool:
+        return module == name or module.startswith(name + ".")
+
+    return {module_name(p): {name for _, name in module_imports(p)
+                             if name in known and not ancestor(name, module_name(p))} for p in paths}
 
 
 # ------------------------------------------------------------------------------ the scanner ---
@@ -72,21 +139,55 @@ def test_scanner_finds_every_form_of_ray_import():
 
 
 def test_scanner_ignores_names_that_only_start_with_ray():
-    source = "import rayon\nfrom raytracer import x\nfrom . import ray\nimport_module('rays')\n"
+    source = "import rayon\nfrom raytracer import x\nimport_module('rays')\n"
     assert forbidden_imports(source) == []
 
 
-# ------------------------------------------------------------------------ the real package ---
-def test_no_module_under_alphago_lite_imports_ray():
-    sources = package_sources()
-    assert PACKAGE_DIR / "env.py" in sources and PACKAGE_DIR / "go" / "core.py" in sources
-    hits = [hit for path in sources
-            for hit in forbidden_imports(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))]
-    assert hits == [], f"alphago_lite must stay Ray-free; found ray imported at {hits}"
+def test_relative_imports_resolve_against_the_module():
+    source = "from . import kernels\nfrom ..net.features import encode_into\nfrom .tree import FRESH\n"
+    names = [name for _, name in imports(source, "alphago_lite.search.searcher")]
+    assert "alphago_lite.search.kernels" in names and "alphago_lite.net.features" in names
+    assert "alphago_lite.search.tree" in names
+    assert [n for _, n in imports("from .core import BLACK\n", "alphago_lite.go", is_package=True)][0] == \
+        "alphago_lite.go.core"
 
 
-def test_importing_every_module_leaves_ray_unloaded():
-    modules = [module_name(p) for p in package_sources()]
+def test_cycle_finder_finds_a_lazy_import_cycle_and_accepts_a_tree():
+    interface = "from pkg.impl import Impl  # inside load(), as agent.py once did\n"
+    impl = "from pkg.interface import Protocol\n"
+    graph = {"pkg.interface": {n for _, n in imports(interface, "pkg.interface")},
+             "pkg.impl": {n for _, n in imports(impl, "pkg.impl")}}
+    graph = {m: {n for n in targets if n in graph} for m, targets in graph.items()}
+    assert find_cycle(graph) == ["pkg.impl", "pkg.interface", "pkg.impl"]
+    assert find_cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+# ------------------------------------------------------------------------ the real packages ---
+def test_no_import_cycle_inside_alphago_lite():
+    graph = import_graph(sources("alphago_lite"))
+    assert len(graph) > 40 and "alphago_lite.agents.mcts" in graph["alphago_lite.agents.loading"]
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph))}"
+
+
+def test_core_never_imports_ray_actors_or_learner():
+    paths = core_sources()
+    assert PACKAGE_DIR / "env.py" in paths and PACKAGE_DIR / "go" / "core.py" in paths
+    assert PACKAGE_DIR / "commands" / "train.py" not in paths
+    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), OUTSIDE_CORE,
+                                                           module_name(p), str(p.relative_to(ROOT)))]
+    assert hits == [], f"alphago_lite (outside commands/ and benchmarks/) must stay Ray-free: {hits}"
+
+
+def test_actors_never_import_the_learner():
+    paths = sources("actors")
+    assert ROOT / "actors" / "cluster.py" in paths
+    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), ("learner",),
+                                                           module_name(p), str(p.relative_to(ROOT)))]
+    assert hits == [], f"actors/ must not reach into the training driver: {hits}"
+
+
+def test_importing_every_core_module_leaves_ray_unloaded():
+    modules = [module_name(p) for p in core_sources()]
     # Modules that cannot import here (an optional dependency missing) are reported, not fatal; the
     # core ones must import.
     script = textwrap.dedent(f"""
@@ -101,7 +202,7 @@ def test_importing_every_module_leaves_ray_unloaded():
             if first_to_load_ray is None and "ray" in sys.modules:
                 first_to_load_ray = name
         for core in ("alphago_lite", "alphago_lite.go", "alphago_lite.env", "alphago_lite.sgf",
-                     "alphago_lite.config"):
+                     "alphago_lite.config", "alphago_lite.search", "alphago_lite.agents.loading"):
             assert core not in failed, core + " failed to import"
         assert first_to_load_ray is None, "importing " + first_to_load_ray + " loaded ray"
         print("imported", len({modules!r}) - len(failed), "modules")

@@ -4,10 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from alphago_lite import symmetry
-from alphago_lite.evaluator import (Evaluator, EvaluatorInputError, InProcessEvaluator, UniformEvaluator,
-                                    bucket_sizes, masked_softmax)
-from alphago_lite.model import PolicyValueNet
+from alphago_lite.net import symmetry
+from alphago_lite.net.evaluator import (
+    Evaluator,
+    EvaluatorInputError,
+    InProcessEvaluator,
+    UniformEvaluator,
+    bucket_sizes,
+    masked_softmax,
+)
+from alphago_lite.net.model import PolicyValueNet
 
 SIZE, PLANES = 5, 3
 

@@ -19,17 +19,18 @@ import numpy as np
 import pytest
 import ray
 import torch
+from evaluator_inputs import random_batches
 
-from alphago_lite.checkpoint import load_checkpoint
-from alphago_lite.config import load_config
-from alphago_lite.features import num_planes
-from alphago_lite.model import build_model
-from alphago_lite.replay import read_games
-
+from actors.cluster import local_options
 from actors.inference import RemoteEvaluator, start_inference_servers
+from alphago_lite.config import load_config
+from alphago_lite.net.checkpoint import load_checkpoint
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import build_model
+from alphago_lite.selfplay.replay import read_games
 from learner.checkpoints import CheckpointStore
 
-from evaluator_inputs import random_batches
+pytestmark = pytest.mark.slow  # real runs killed and resumed in subprocesses
 
 REPO = Path(__file__).resolve().parent.parent
 # in the environment of every process these tests start (Ray's processes inherit it): only processes
@@ -132,7 +133,7 @@ def sessions():
 def assert_all_exited(proc: subprocess.Popen) -> None:
     """Every process of proc's session ends (Ray's workers may take a moment after the driver)."""
     if not Path("/proc").is_dir():
-        warnings.warn("no /proc: cannot check that the run's Ray processes exited")
+        warnings.warn("no /proc: cannot check that the run's Ray processes exited", stacklevel=2)
         return
     wait_for(lambda: not processes_in_session(proc.pid), 30, "the run's processes to exit")
 
@@ -255,7 +256,7 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one_loadable(tmp_path)
         proc = start_checkpoint_writer(directory, log)
         target = previous + 1 + rng.randrange(3)
         try:
-            wait_for(lambda: f"writing {target}" in log_lines(log)[start:] or proc.poll() is not None, 60,
+            wait_for(lambda: f"writing {target}" in log_lines(log)[start:] or proc.poll() is not None, 60,  # noqa: B023 (called at once)
                      f"write {target} to start")
             assert proc.poll() is None, log.with_suffix(".err").read_text()
             time.sleep(rng.uniform(0.0, 0.05))
@@ -282,7 +283,7 @@ def test_kill_during_checkpoint_write_leaves_the_previous_one_loadable(tmp_path)
 @pytest.fixture
 def local_ray():
     """An in-process Ray for this test only: the tests above start their own clusters in subprocesses."""
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(**local_options(num_cpus=2))
     yield
     ray.shutdown()
 

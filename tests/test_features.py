@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 from numba import njit
 
-from alphago_lite import features
-from alphago_lite.features import (FEATURE_SETS, encode_batch, encode_game, encode_into,
-                                   get_feature_set, num_planes)
 from alphago_lite.go import Game, from_gtp, game_from_diagram
+from alphago_lite.net import features
+from alphago_lite.net.features import FEATURE_SETS, encode_batch, encode_game, encode_into, get_feature_set, num_planes
 
 # rich plane indices, spelled out so a reordering of the set breaks these tests loudly
 OWN, OPP, EMPTY = 0, 1, 2

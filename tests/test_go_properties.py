@@ -1,9 +1,9 @@
 """Property tests: random legal games checked against a slow, obviously-correct reference after each move."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from alphago_lite.go import Game
-from alphago_lite.go import core
+from alphago_lite.go import Game, core
 
 
 def reference_after(board: tuple, size: int, move: int, colour: int):

@@ -6,14 +6,15 @@ import subprocess
 import threading
 import time
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from alphago_lite.agent import Analysis, Candidate, RandomAgent
+from alphago_lite.agents.base import Analysis, Candidate, RandomAgent
 from alphago_lite.go import Game
-from alphago_lite.gtp import preprocess, serve
-from alphago_lite.gtp_analysis import Clock, parse_analyze_args
-from alphago_lite.gtp_client import find_gnugo, gnugo_command
-from alphago_lite.gtp_engine import EngineConfig, GtpEngine, fixed_handicap_points, free_handicap_points
+from alphago_lite.gtp.analysis import Clock, parse_analyze_args
+from alphago_lite.gtp.client import find_gnugo, gnugo_command
+from alphago_lite.gtp.engine import EngineConfig, GtpEngine, fixed_handicap_points, free_handicap_points
+from alphago_lite.gtp.transport import preprocess, serve
 
 
 class FirstMoveAgent:

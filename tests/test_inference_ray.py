@@ -1,14 +1,14 @@
 """The Ray inference service: remote answers equal in-process ones, hot weight swaps lose nothing."""
 
 import numpy as np
+import pytest
 import ray
 import torch
+from evaluator_inputs import random_batches
 
 from actors.inference import InferenceServer, RemoteEvaluator
-from alphago_lite.evaluator import Evaluator, InProcessEvaluator
-from alphago_lite.model import PolicyValueNet
-
-from evaluator_inputs import random_batches
+from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator
+from alphago_lite.net.model import PolicyValueNet
 
 SIZE, PLANES = 5, 3
 
@@ -82,8 +82,9 @@ def test_weight_swap_mid_stream(ray_cluster):
     assert ray.get(server.stats.remote())["weights_version"] == 1
 
 
+@pytest.mark.slow
 def test_bench_inference_smoke(ray_cluster, capsys):
-    from actors.bench_inference import main
+    from alphago_lite.benchmarks.inference import main
 
     assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
                  "--device", "cpu"]) == 0

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from alphago_lite import gtp_client
-from alphago_lite.agent import PolicyAgent
-from alphago_lite.evaluator import InProcessEvaluator
-from alphago_lite.features import num_planes
-from alphago_lite.gtp_client import EngineNotFound, GtpClient, GtpCommandError, gnugo_command
-from alphago_lite.match import (AgentPlayer, MatchConfig, elo_difference, make_player, run_match,
-                                wilson_interval)
-from alphago_lite.model import PolicyValueNet
+from alphago_lite.agents.base import PolicyAgent
+from alphago_lite.gtp import client as gtp_client
+from alphago_lite.gtp.client import EngineNotFound, GtpClient, GtpCommandError, gnugo_command
+from alphago_lite.net.evaluator import InProcessEvaluator
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.play.match import AgentPlayer, MatchConfig, make_player, run_match
+from alphago_lite.ratings import elo_difference, wilson_interval
 from alphago_lite.sgf import load_sgf
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "match_gnugo.py"
@@ -55,6 +55,7 @@ def test_gtp_client_raises_the_engines_message():
         assert "X" in client.send("showboard")
 
 
+@pytest.mark.slow
 def test_real_game_against_gnugo_level_0_gives_an_sgf_gnugo_loads(tmp_path):
     torch.manual_seed(0)
     net = PolicyValueNet(9, num_planes("agz"), blocks=1, channels=8)

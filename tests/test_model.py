@@ -6,10 +6,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from alphago_lite.checkpoint import (FORMAT_VERSION, CheckpointError, load_checkpoint, load_model,
-                                     save_checkpoint)
 from alphago_lite.config import ModelConfig
-from alphago_lite.model import PolicyValueNet, build_model
+from alphago_lite.net.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint, load_model, save_checkpoint
+from alphago_lite.net.model import PolicyValueNet, build_model
 
 
 def tiny_net(size=5, planes=3, **options):

@@ -13,12 +13,13 @@ import pytest
 import ray
 from ray.cluster_utils import Cluster
 
-from alphago_lite.checkpoint import load_checkpoint
-from alphago_lite.config import load_config
-from alphago_lite.replay import read_games
-
 from actors.search_worker import MAX_UNACKED
+from alphago_lite.config import load_config
+from alphago_lite.net.checkpoint import load_checkpoint
+from alphago_lite.selfplay.replay import read_games
 from learner.loop import TrainingRun
+
+pytestmark = pytest.mark.slow  # a two-node Ray cluster and a training run on it
 
 # The head holds the inference server (1 CPU), the replay buffer (0 CPUs) and one search worker; the
 # worker node's CPUs are for search workers only.

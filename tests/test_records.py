@@ -3,8 +3,15 @@ import msgpack
 import pytest
 
 from alphago_lite.go import from_gtp
-from alphago_lite.records import (RECORD_VERSION, GameRecord, RecordError, decode_record,
-                                  encode_record, record_to_sgf, replay_record)
+from alphago_lite.selfplay.records import (
+    RECORD_VERSION,
+    GameRecord,
+    RecordError,
+    decode_record,
+    encode_record,
+    record_to_sgf,
+    replay_record,
+)
 from alphago_lite.sgf import parse_sgf
 
 SIZE = 5

@@ -1,4 +1,4 @@
-"""Shards (write, read back, torn tails) and the sampling window of alphago_lite.replay; no Ray."""
+"""Shards (write, read back, torn tails) and the sampling window of alphago_lite.selfplay.replay; no Ray."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from alphago_lite.config import load_config
-from alphago_lite.evaluator import UniformEvaluator
 from alphago_lite.go import Game
-from alphago_lite.replay import ReplayWindow, ShardWriter, read_games, read_shard
-from alphago_lite.selfplay import play_games
+from alphago_lite.net.evaluator import UniformEvaluator
+from alphago_lite.selfplay.player import play_games
+from alphago_lite.selfplay.replay import ReplayWindow, ShardWriter, read_games, read_shard
 
 FEATURES = "agz"
 

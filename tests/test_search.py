@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from alphago_lite.config import SearchConfig
-from alphago_lite.evaluator import UniformEvaluator
 from alphago_lite.go import from_gtp, game_from_diagram
-from alphago_lite.search import BatchedSearch, params_vector
-from alphago_lite.search import tree
+from alphago_lite.net.evaluator import UniformEvaluator
+from alphago_lite.search import BatchedSearch, params_vector, tree
 
 # White to move. E4 captures the black stone on E3, which also saves White's three stones.
 CAPTURE = """
@@ -41,7 +40,7 @@ def uniform(size: int = 5) -> UniformEvaluator:
 
 def searched(diagram: str, komi: float, visits: int, slots: int = 1, threads: int = 1, **cfg):
     game = game_from_diagram(diagram, to_play="W", komi=komi, max_moves=3)
-    search = BatchedSearch(uniform(game.size), SearchConfig(**cfg), slots, game.size, komi, 3,
+    search = BatchedSearch(uniform(game.size), SearchConfig(**cfg), slots=slots, size=game.size, komi=komi, max_moves=3,
                            max_simulations=visits, threads=threads)
     for slot in range(slots):
         search.set_root(slot, game)
@@ -194,8 +193,8 @@ def test_no_virtual_loss_remains_after_a_search(slots, threads):
 def test_two_threads_give_exact_visit_totals_and_the_right_move():
     targets = np.array([400, 250, 0, 400, 123])
     game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=3)
-    search = BatchedSearch(uniform(), SearchConfig(leaves_per_round=16), len(targets), 5, 0.5, 3,
-                           max_simulations=400, threads=2)
+    search = BatchedSearch(uniform(), SearchConfig(leaves_per_round=16), slots=len(targets), size=5, komi=0.5,
+                           max_moves=3, max_simulations=400, threads=2)
     assert search.threads == 2
     for slot in range(len(targets)):
         search.set_root(slot, game)
@@ -233,16 +232,17 @@ def test_two_threads_on_one_game_give_the_one_thread_search_exactly(feature_set)
     """The walks are the same in both modes and only the encoding is shared out, so a net that reads the
     planes sees the same inputs and the search ends with the same visits, bit for bit."""
     import torch
-    from alphago_lite.evaluator import InProcessEvaluator
-    from alphago_lite.features import num_planes
-    from alphago_lite.model import PolicyValueNet
+
+    from alphago_lite.net.evaluator import InProcessEvaluator
+    from alphago_lite.net.features import num_planes
+    from alphago_lite.net.model import PolicyValueNet
     torch.manual_seed(0)
     net = PolicyValueNet(5, num_planes(feature_set), blocks=1, channels=8).eval()
     game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=50)
     results = []
     for threads in (1, 2):
-        search = BatchedSearch(InProcessEvaluator(net, 5, feature_set), SearchConfig(), 1, 5, 0.5, 50,
-                               max_simulations=300, threads=threads)
+        search = BatchedSearch(InProcessEvaluator(net, 5, feature_set), SearchConfig(), slots=1, size=5, komi=0.5,
+                               max_moves=50, max_simulations=300, threads=threads)
         search.set_root(0, game)
         search.search(np.array([300]))
         results.append(search.stats(0))
@@ -268,7 +268,8 @@ def test_an_evaluator_error_in_one_thread_stops_every_search_thread_before_searc
 
     evaluator = FailsOnce()
     game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=50)
-    search = BatchedSearch(evaluator, SearchConfig(), 4, 5, 0.5, 50, max_simulations=2000, threads=2)
+    search = BatchedSearch(evaluator, SearchConfig(), slots=4, size=5, komi=0.5, max_moves=50,
+                           max_simulations=2000, threads=2)
     for slot in range(4):
         search.set_root(slot, game)
     with pytest.raises(RuntimeError, match="inference server lost"):

@@ -5,8 +5,8 @@ import ray
 
 from actors.search_worker import SearchWorker
 from alphago_lite.config import load_config
-from alphago_lite.evaluator import UniformEvaluator
-from alphago_lite.records import decode_record, replay_record
+from alphago_lite.net.evaluator import UniformEvaluator
+from alphago_lite.selfplay.records import decode_record, replay_record
 
 
 @ray.remote(num_cpus=0)

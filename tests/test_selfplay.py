@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from alphago_lite.config import load_config
-from alphago_lite.evaluator import InProcessEvaluator, UniformEvaluator
-from alphago_lite.features import get_feature_set
-from alphago_lite.model import PolicyValueNet
-from alphago_lite.records import decode_record, encode_record, replay_record
-from alphago_lite.selfplay import SelfPlayer, play_games
+from alphago_lite.net.evaluator import InProcessEvaluator, UniformEvaluator
+from alphago_lite.net.features import get_feature_set
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.selfplay.player import SelfPlayer, play_games
+from alphago_lite.selfplay.records import decode_record, encode_record, replay_record
 
 
 def config(*overrides):

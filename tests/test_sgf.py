@@ -3,11 +3,23 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alphago_lite.go import Game
-from alphago_lite.sgf import (SgfError, SgfGame, game_from_sgf, load_sgf, parse_sgf, parse_sgf_all,
-                              point_to_sgf, save_sgf, sgf_from_game, sgf_to_point, write_sgf)
+from alphago_lite.sgf import (
+    SgfError,
+    SgfGame,
+    game_from_sgf,
+    load_sgf,
+    parse_sgf,
+    parse_sgf_all,
+    point_to_sgf,
+    save_sgf,
+    sgf_from_game,
+    sgf_to_point,
+    write_sgf,
+)
 
 # the project's shared data sits beside the checkout (../shared), in development and in CI alike
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sgf"

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from alphago_lite import symmetry
-from alphago_lite.symmetry import SymmetryError, apply_to_planes, apply_to_policy, compose, inverse
+from alphago_lite.net import symmetry
+from alphago_lite.net.symmetry import SymmetryError, apply_to_planes, apply_to_policy, compose, inverse
 
 ALL = range(symmetry.NUM_SYMMETRIES)
 

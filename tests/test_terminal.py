@@ -1,10 +1,10 @@
 """Terminal play driven through scripted input streams, bad input of every kind included."""
 import io
 
-from alphago_lite.agent import Analysis, Candidate, RandomAgent
+from alphago_lite.agents.base import Analysis, Candidate, RandomAgent
 from alphago_lite.go import BLACK, WHITE, Game, from_gtp, game_from_diagram
+from alphago_lite.play.terminal import HELP, PlayOptions, TerminalGame, render_board, star_points
 from alphago_lite.sgf import load_sgf
-from alphago_lite.terminal import HELP, PlayOptions, TerminalGame, render_board, star_points
 
 KO_AND_SUICIDE = """
     .XOO.

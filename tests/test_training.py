@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 import ray
 
-from alphago_lite.checkpoint import load_checkpoint, load_model
-from alphago_lite.config import load_config
-from alphago_lite.model import build_model
-from alphago_lite.features import num_planes
-from alphago_lite.replay import read_games
-
 from actors.inference import start_inference_servers
 from actors.replay_buffer import ReplayBuffer
 from actors.worker_pool import start_search_workers
+from alphago_lite.config import load_config
+from alphago_lite.net.checkpoint import load_checkpoint, load_model
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import build_model
+from alphago_lite.selfplay.replay import read_games
 from learner.loop import TrainingRun, train
 
 
@@ -26,6 +25,7 @@ def tiny(run_dir, *overrides):
                                              "evaluation.eval_every=20", *overrides])
 
 
+@pytest.mark.slow
 def test_train_then_resume(ray_cluster, tmp_path):
     run_dir = tmp_path / "run"
     first = train(tiny(run_dir, "learner.total_steps=40"), quiet=True)
@@ -68,14 +68,15 @@ def test_run_dir_with_checkpoints_needs_resume(tmp_path):
         TrainingRun(cfg)
 
 
+@pytest.mark.slow
 def test_replay_sampler_resumes_from_its_saved_state(ray_cluster, tmp_path):
     """A resumed buffer draws the batches the stopped one would have drawn next, not the first ones again."""
-    from alphago_lite.records import encode_record
+    from alphago_lite.selfplay.records import encode_record
     cfg = tiny(tmp_path / "run")
     _save_net(tmp_path / "net.pt", 5)
     model, _ = load_model(tmp_path / "net.pt")
-    from alphago_lite.evaluator import InProcessEvaluator
-    from alphago_lite.selfplay import play_games
+    from alphago_lite.net.evaluator import InProcessEvaluator
+    from alphago_lite.selfplay.player import play_games
     records = play_games(InProcessEvaluator(model, 5, "agz"), cfg, 2, seed=0)
     first = ReplayBuffer.remote(str(tmp_path / "games"), cfg.replay, "agz", 7)
     ray.get([first.add.remote(encode_record(r)) for r in records])
@@ -98,6 +99,7 @@ def _buffer_games(buffer) -> int:
     return ray.get(buffer.stats.remote())["games"]
 
 
+@pytest.mark.slow
 def test_killed_search_worker_is_restarted_and_games_keep_arriving(ray_cluster, tmp_path):
     cfg = tiny(tmp_path / "run", "selfplay.games_per_worker=4")
     model = build_model(cfg.model, 5, num_planes("agz"))
@@ -125,12 +127,13 @@ def test_killed_search_worker_is_restarted_and_games_keep_arriving(ray_cluster, 
 
 
 def _save_net(path, size):
-    from alphago_lite.checkpoint import save_checkpoint
-    from alphago_lite.model import PolicyValueNet
+    from alphago_lite.net.checkpoint import save_checkpoint
+    from alphago_lite.net.model import PolicyValueNet
     model = PolicyValueNet(size, num_planes("agz"), blocks=1, channels=8, value_hidden=8)
     save_checkpoint(path, model, feature_set="agz", step=7, extra={"weights_version": 3})
 
 
+@pytest.mark.slow
 def test_selfplay_command_writes_shards(ray_cluster, tmp_path, capsys):
     from alphago_lite.cli import main
     _save_net(tmp_path / "net.pt", 5)
@@ -153,11 +156,12 @@ def test_selfplay_command_rejects_a_board_size_mismatch(tmp_path):
               "--config", "configs/tiny.yaml"])
 
 
+@pytest.mark.slow
 def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
     """Smoke run on tiny.yaml (5x5 games end within seconds): every figure printed, games finished."""
     import re
 
-    from actors.bench_selfplay import main as bench_selfplay
+    from alphago_lite.benchmarks.selfplay import main as bench_selfplay
     # 4 games of 4 simulations a move: each game ends within about 200 evaluations, so games finish in
     # the window even on a loaded machine
     assert bench_selfplay(["--config", "configs/tiny.yaml", "--seconds", "6", "search.num_simulations=4",
@@ -170,6 +174,7 @@ def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
     assert "their mean length" in out  # games finished, so the estimate uses their real length
 
 
+@pytest.mark.slow
 def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
     """Learning signal. tiny.yaml (5x5, seed 0, 2000 learner steps; no periodic evaluation), then 200
     games (colours alternating, 32 simulations, 4 sampled opening moves) against the net it started from.
@@ -183,8 +188,8 @@ def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
 
     import torch
 
-    from alphago_lite.arena import play_match
-    from alphago_lite.evaluator import InProcessEvaluator
+    from alphago_lite.net.evaluator import InProcessEvaluator
+    from alphago_lite.selfplay.arena import play_match
 
     cfg = tiny(tmp_path / "run", "learner.checkpoint_every=500", "learner.publish_every=20",
                "evaluation.eval_every=0", "search.num_simulations=32")
@@ -193,12 +198,13 @@ def test_trained_net_beats_the_initial_random_net(ray_cluster, tmp_path):
     torch.manual_seed(cfg.seed)  # the run builds its initial net right after seeding torch
     initial = build_model(cfg.model, 5, num_planes("agz")).eval()
     result = play_match(InProcessEvaluator(trained, 5, "agz"), InProcessEvaluator(initial, 5, "agz"),
-                        cfg.game, dataclasses.replace(cfg.search, reuse_tree=False), games=200,
+                        game_cfg=cfg.game, search_cfg=dataclasses.replace(cfg.search, reuse_tree=False), games=200,
                         simulations=32, seed=0)
     assert result.wins + result.losses + result.draws == 200
     assert result.score >= 117 / 200, result
 
 
+@pytest.mark.slow
 def test_search_workers_reserve_only_cpus_the_cluster_can_give(ray_cluster):
     """2 CPUs: one for the learner, one for the CPU inference server; a 2-thread worker must still fit."""
     from actors.worker_pool import worker_count, worker_cpus

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from alphago_lite.wire import WIRE_VERSION, WireError, decode_request, encode_request
+from alphago_lite.net.wire import WIRE_VERSION, WireError, decode_request, encode_request
 
 
 @pytest.mark.parametrize("batch,planes,size", [(1, 1, 1), (3, 17, 9), (5, 7, 13), (2, 3, 19), (0, 17, 9)])

@@ -12,9 +12,7 @@ import argparse
 import random
 import time
 
-
-from alphago_lite.go import Game
-from alphago_lite.go import core
+from alphago_lite.go import Game, core
 
 
 def python_api_moves_per_second(size: int, seconds: float, seed: int = 0) -> float:

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from alphago_lite.config import SearchConfig, load_config
-from alphago_lite.evaluator import InProcessEvaluator, UniformEvaluator
-from alphago_lite.features import get_feature_set
 from alphago_lite.go import Game
-from alphago_lite.model import PolicyValueNet
+from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, UniformEvaluator
+from alphago_lite.net.features import get_feature_set
+from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.search import BatchedSearch
-from alphago_lite.selfplay import SelfPlayer
+from alphago_lite.selfplay.player import SelfPlayer
 
 KOMI = 7.5
 
@@ -62,8 +62,8 @@ class SelfPlayingSearch:
         self.size, self.sims, self.slots = size, sims, slots
         self.max_moves = 2 * size * size
         cfg = SearchConfig(num_simulations=sims, threads=threads)
-        self.search = BatchedSearch(uniform_evaluator(size), cfg, slots, size, KOMI, self.max_moves,
-                                    threads=threads)
+        self.search = BatchedSearch(uniform_evaluator(size), cfg, slots=slots, size=size, komi=KOMI,
+                                    max_moves=self.max_moves, threads=threads)
         self.games = [self._new_game(slot) for slot in range(slots)]
         self.search.search(np.full(slots, 2))  # compile the kernels outside the clock
 
@@ -136,7 +136,7 @@ def openspiel_simulations_per_second(size: int, sims: int, seconds: float) -> fl
 
 # ------------------------------------------------------------------ self-play with a net ---
 
-class TimedEvaluator:
+class TimedEvaluator(Evaluator):
     """Passes calls through to an evaluator, counting positions, batches and time inside it, and
     keeping the largest batch it saw (real self-play inputs for the raw forward measurement)."""
 

@@ -6,9 +6,9 @@ import importlib
 # name -> (module, help); Ray benchmarks live in actors/, which is why modules are imported lazily.
 BENCHMARKS = {
     "rules": ("alphago_lite.benchmarks.rules", "rules engine vs OpenSpiel's C++ go"),
-    "inference": ("actors.bench_inference", "raw forward vs in-process evaluator vs Ray service"),
+    "inference": ("alphago_lite.benchmarks.inference", "raw forward vs in-process evaluator vs Ray service"),
     "search": ("alphago_lite.benchmarks.search", "MCTS simulations/s vs OpenSpiel's MCTSBot"),
-    "selfplay": ("actors.bench_selfplay", "self-play throughput of the whole cluster"),
+    "selfplay": ("alphago_lite.benchmarks.selfplay", "self-play throughput of the whole cluster"),
 }
 
 

@@ -20,8 +20,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphago_lite.gtp import serve_stdio
-    from alphago_lite.gtp_engine import EngineConfig, GtpEngine
+    from alphago_lite.gtp.engine import EngineConfig, GtpEngine
+    from alphago_lite.gtp.transport import serve_stdio
     try:
         agent = build_agent(args)
         config = EngineConfig(name=args.name, board_size=args.size or agent.board_size or 9, komi=args.komi,

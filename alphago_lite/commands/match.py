@@ -28,7 +28,7 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphago_lite.match import MatchConfig, make_player, run_match
+    from alphago_lite.play.match import MatchConfig, make_player, run_match
     players = []
     try:
         if args.games < 1:

@@ -24,7 +24,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
 
 def build_agent(args: argparse.Namespace):
     """The agent the options name; AgentNotFound (a ValueError) explains what is missing."""
-    from alphago_lite.agent import RandomAgent, load_agent
+    from alphago_lite.agents.base import RandomAgent
+    from alphago_lite.agents.loading import load_agent
     if args.random:
         return RandomAgent(seed=args.seed)
     if args.threads < 1:
@@ -49,9 +50,9 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from alphago_lite.go import BLACK, WHITE, Game
-    from alphago_lite.gtp import GtpError
-    from alphago_lite.gtp_engine import fixed_handicap_points
-    from alphago_lite.terminal import PlayOptions, TerminalGame
+    from alphago_lite.gtp.engine import fixed_handicap_points
+    from alphago_lite.gtp.transport import GtpError
+    from alphago_lite.play.terminal import PlayOptions, TerminalGame
     try:
         agent = build_agent(args)
         size = args.size or agent.board_size or 9

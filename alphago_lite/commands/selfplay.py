@@ -45,8 +45,8 @@ def resolve_config(config_file: str | None, overrides: list[str], board_size: in
 def run(args) -> int:
     if args.games < 1:
         raise SystemExit(f"error: --games must be at least 1, got {args.games}")
-    from alphago_lite.checkpoint import CheckpointError, load_checkpoint
     from alphago_lite.config import save_config
+    from alphago_lite.net.checkpoint import CheckpointError, load_checkpoint
     try:
         state, meta = load_checkpoint(args.model)
         overrides = list(args.overrides) + ([f"cluster.address={args.address}"] if args.address else [])

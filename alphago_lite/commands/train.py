@@ -1,8 +1,6 @@
 """`alphago-lite train CONFIG [key=value ...]` and `alphago-lite train --resume RUN_DIR`."""
 from __future__ import annotations
 
-from pathlib import Path
-
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a net by self-play from a config file",
@@ -18,13 +16,14 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from alphago_lite.config import apply_overrides, load_config
+    from alphago_lite.run_dir import RunDir
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"cluster.address={args.address}")
     if args.resume:
         if args.config:
             overrides.insert(0, args.config)  # `train --resume DIR key=value`: no config file
-        config_file = Path(args.resume) / "config.yaml"
+        config_file = RunDir.at(args.resume).config_file
         if not config_file.is_file():
             raise SystemExit(f"error: {args.resume} is not a run directory (no config.yaml in it)")
         cfg = apply_overrides(load_config(str(config_file)), overrides)

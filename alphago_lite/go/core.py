@@ -637,6 +637,22 @@ def replay(state, hist, moves, colours):
 # -------------------------------------------------------------------------------- scoring --------
 
 @njit(cache=True, nogil=True)
+def fills_own_eye(state, m):
+    """True if m is an empty point whose every neighbour is a stone of the player to move. Filling such
+    a point never helps a random player or a search's pass rule, and makes games endless."""
+    size = state[H_SIZE]
+    bo = board_off(state)
+    if m >= size * size or state[bo + m] != EMPTY:
+        return False
+    c = state[H_TO_PLAY]
+    for k in range(4):
+        r = neighbour(m, k, size)
+        if r >= 0 and state[bo + r] != c:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
 def area_score(state):
     """Tromp-Taylor area: (black, white) = stones plus empty regions reaching only that colour."""
     size = state[H_SIZE]

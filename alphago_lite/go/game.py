@@ -5,7 +5,7 @@ hands them to compiled code (features, search), which must copy them before play
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -133,6 +133,10 @@ class Game:
             core.legal_mask(self._state, self._hist, out)
         return out
 
+    def fills_own_eye(self, move: int | str) -> bool:
+        """True when ``move`` is an empty point whose every neighbour is a stone of the player to move."""
+        return bool(core.fills_own_eye(self._state, parse_move(move, self.size)))
+
     def is_legal(self, move: int | str) -> bool:
         m = parse_move(move, self.size)
         return not self.is_over and core.check_move(self._state, self._hist, m) == core.LEGAL
@@ -245,7 +249,7 @@ class Game:
             # the player to move after the last move is its opponent, whatever set_to_play did since
             self._state[core.H_TO_PLAY] = -self._colours[-1]
 
-    def copy(self) -> "Game":
+    def copy(self) -> Game:
         other = object.__new__(Game)
         other.__dict__.update(self.__dict__)
         other._state = self._state.copy()

@@ -13,11 +13,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ..features import encode_into
-from ..go import core
-from .tree import (EXPANDED, F_TERMINAL, FRESH, I_MOVE, I_N, I_STATUS, I_VL, M_ROOT, P_KOMI,
-                   P_PASS_ONLY_WHEN_NEEDED, PENDING,
-                   TERMINAL, add_virtual_loss, backup, expand, select_child)
+from alphago_lite.go import core
+from alphago_lite.net.features import encode_into
+from alphago_lite.search.tree import (
+    EXPANDED,
+    F_TERMINAL,
+    FRESH,
+    I_MOVE,
+    I_N,
+    I_STATUS,
+    I_VL,
+    M_ROOT,
+    P_KOMI,
+    P_PASS_ONLY_WHEN_NEEDED,
+    PENDING,
+    TERMINAL,
+    add_virtual_loss,
+    backup,
+    expand,
+    select_child,
+)
 
 
 @njit(cache=True, nogil=True)
@@ -32,24 +47,11 @@ def terminal_value(state, komi):
 
 
 @njit(cache=True, nogil=True)
-def fills_own_eye(state, m):
-    """True if m is an empty point whose every neighbour is a stone of the player to move."""
-    size = state[core.H_SIZE]
-    c = state[core.H_TO_PLAY]
-    bo = core.board_off(state)
-    for k in range(4):
-        r = core.neighbour(m, k, size)
-        if r >= 0 and state[bo + r] != c:
-            return False
-    return True
-
-
-@njit(cache=True, nogil=True)
 def restrict_pass(state, legal_row):
     """Take pass out of the legal moves while any legal move other than filling an own eye exists."""
     n = legal_row.shape[0] - 1
     for m in range(n):
-        if legal_row[m] and not fills_own_eye(state, m):
+        if legal_row[m] and not core.fills_own_eye(state, m):
             legal_row[n] = False
             return
 

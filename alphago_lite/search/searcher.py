@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from ..config import SearchConfig
-from ..features import get_feature_set
-from ..go import Game
-from ..go import core
-from . import kernels, tree
+from alphago_lite.config import SearchConfig
+from alphago_lite.go import Game, core
+from alphago_lite.net.evaluator import Evaluator
+from alphago_lite.net.features import get_feature_set
+from alphago_lite.search import kernels, tree
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
 class BatchedSearch:
     """Trees for ``slots`` games of one board size and rule set, searched together."""
 
-    def __init__(self, evaluator, cfg: SearchConfig, slots: int, size: int, komi: float,
+    def __init__(self, evaluator: Evaluator, cfg: SearchConfig, *, slots: int, size: int, komi: float,
                  max_moves: int, max_simulations: int | None = None, threads: int | None = None):
         self.evaluator, self.cfg, self.slots, self.size = evaluator, cfg, slots, size
         self.moves = size * size + 1
@@ -75,9 +75,8 @@ class BatchedSearch:
         self.root_states = np.zeros((slots, core.state_length(size)), np.int32)
         self.root_hists = np.zeros((slots, max_moves + 2, 4), np.uint64)
         self.max_moves = max_moves
-        needs_planes = getattr(evaluator, "needs_planes", True)
         fs = get_feature_set(evaluator.feature_set)
-        self.fs_id = fs.kernel_id if needs_planes else -1
+        self.fs_id = fs.kernel_id if evaluator.needs_planes else -1
         rows = slots * self.leaves
         self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
                         for _ in range(2)]
@@ -94,13 +93,12 @@ class BatchedSearch:
         # In-process evaluators (pinned buffers, CUDA graphs) are not re-entrant: one evaluation thread.
         # A re-entrant one (the Ray client) gets one per batch in flight, so that each thread's
         # requests travel at the same time instead of queueing behind each other's round trips.
-        reentrant = bool(getattr(evaluator, "reentrant", False))
-        self._eval_pool = ThreadPoolExecutor(2 * self.threads if reentrant else 1)
+        self._eval_pool = ThreadPoolExecutor(2 * self.threads if evaluator.reentrant else 1)
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
-        self._answers_at_once = bool(getattr(evaluator, "answers_at_once", False))
+        self._answers_at_once = bool(evaluator.answers_at_once)
 
     # ------------------------------------------------------------------------- positions ---
     def set_root(self, slot: int, game: Game, keep_tree: bool = False) -> None:

@@ -1,0 +1,56 @@
+"""How a front end gets an agent: from a checkpoint file or a run directory, with the komi its net was
+trained with."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alphago_lite.agents.base import Agent
+from alphago_lite.config import ConfigError, load_config
+from alphago_lite.run_dir import config_beside, newest_checkpoint
+
+
+class AgentNotFound(ValueError):
+    """Neither a checkpoint file nor a run directory with checkpoints was given or found."""
+
+
+def training_komi(checkpoint: str | os.PathLike) -> float | None:
+    """The komi the net was trained with, from the run's config.yaml (see ``run_dir.config_beside``);
+    None when there is no readable one."""
+    config_file = config_beside(checkpoint)
+    if config_file is None:
+        return None
+    try:
+        return load_config(str(config_file)).game.komi
+    except (ConfigError, OSError):
+        return None  # a damaged or foreign config says nothing about this net
+
+
+def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
+               visits: int = 200, device: str = "cpu", threads: int = 1) -> Agent:
+    """The strongest agent available from a checkpoint file or a run directory's newest checkpoint.
+
+    Raises ``AgentNotFound`` (a ValueError) naming what is missing and how to make a checkpoint, and
+    ``CheckpointError`` for a file that is not a valid checkpoint."""
+    hint = "train one first with `alphago-lite train CONFIG.yaml` (checkpoints go to RUN_DIR/checkpoints/)"
+    if model_path is not None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise AgentNotFound(f"no checkpoint file {path}; {hint}")
+    elif run_dir is not None:
+        if not Path(run_dir).is_dir():
+            raise AgentNotFound(f"no run directory {run_dir}; {hint}")
+        path = newest_checkpoint(run_dir)
+        if path is None:
+            raise AgentNotFound(f"run directory {run_dir} holds no checkpoint yet; {hint}")
+    else:
+        raise AgentNotFound(f"give a checkpoint (--model PATH) or a run directory (--run RUN_DIR); {hint}")
+    # lazy: torch and the numba kernels load only when a net is really wanted
+    from alphago_lite.agents.mcts import MctsAgent
+    from alphago_lite.net.checkpoint import load_model
+    from alphago_lite.net.evaluator import InProcessEvaluator
+    model, meta = load_model(path, device=device)
+    evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device)
+    agent = MctsAgent(evaluator, visits=visits, threads=threads)
+    agent.training_komi = training_komi(path)
+    return agent

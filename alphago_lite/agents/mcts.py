@@ -1,0 +1,94 @@
+"""``MctsAgent``: the agent protocol (agent.py) over one-game batched search, for play, GTP and matches.
+
+The tree follows the game: when the game advanced by moves the tree knows, the subtree is kept;
+any other change (undo, new game, setup) starts a fresh tree. Search runs in chunks so that a visit
+budget and a time budget can both stop it.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from alphago_lite.agents.base import RESIGN, Analysis, Candidate, value_to_winrate
+from alphago_lite.config import SearchConfig
+from alphago_lite.go import Game
+from alphago_lite.search import BatchedSearch
+
+
+class MctsAgent:
+    def __init__(self, evaluator, search_cfg: SearchConfig | None = None, visits: int = 200,
+                 resign_threshold: float | None = None, chunk: int = 32, threads: int = 1):
+        self.evaluator = evaluator
+        self.board_size = int(evaluator.board_size)
+        self.training_komi: float | None = None  # set by load_agent from the run's config
+        # threads > 1: several threads share the encoding of the leaves of each batch (see BatchedSearch)
+        self.cfg = search_cfg or SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads)
+        self.visits = visits
+        self.resign_threshold = self.cfg.resign_threshold if resign_threshold is None else resign_threshold
+        self.chunk = chunk
+        self.search: BatchedSearch | None = None
+        self._history: tuple | None = None
+        self._komi: float | None = None
+
+    # ------------------------------------------------------------------------ protocol ---
+    def new_game(self, game: Game) -> None:
+        self._history = None
+
+    def think(self, game: Game, visits: int) -> Analysis:
+        self._sync(game)
+        self.search.search(np.array([self.search.root_visits(0) + max(visits, 1)]))
+        return self._analysis(game)
+
+    def genmove(self, game: Game, visits: int | None = None, seconds: float | None = None) -> Analysis:
+        budget = visits if visits is not None else (None if seconds is not None else self.visits)
+        self._sync(game)
+        start = time.perf_counter()
+        while True:
+            done = self.search.root_visits(0)
+            if budget is not None and done >= budget:
+                break
+            if seconds is not None and time.perf_counter() - start >= seconds and done >= 2:
+                break
+            step = self.chunk if budget is None else min(self.chunk, budget - done)
+            self.search.search(np.array([done + max(step, 1)]))
+        analysis = self._analysis(game)
+        if analysis.winrate < value_to_winrate(self.resign_threshold) and self.resign_threshold > -1:
+            return Analysis(RESIGN, analysis.winrate, analysis.visits, analysis.candidates)
+        return analysis
+
+    # --------------------------------------------------------------------------- inside ---
+    def _sync(self, game: Game) -> None:
+        if game.size != self.board_size:
+            raise ValueError(f"this agent's net plays {self.board_size}x{self.board_size}, "
+                             f"not {game.size}x{game.size}")
+        if game.is_over:
+            raise ValueError("the game is over: there is no move to choose")
+        # the search scores finished positions with its komi: a new komi needs a new search
+        if self.search is None or self.search.max_moves < game.max_moves or self._komi != game.komi:
+            if self.search is not None:
+                self.search.close()
+            self.search = BatchedSearch(self.evaluator, self.cfg, slots=1, size=game.size, komi=game.komi,
+                                        max_moves=max(game.max_moves, 2 * game.size * game.size),
+                                        max_simulations=max(self.visits, 800))
+            self._komi = game.komi
+            self._history = None
+        history = (tuple(game.history), tuple(game.move_colours), game.to_play, game.komi)
+        old = self._history
+        if old is not None and len(history[0]) == len(old[0]) + 1 and history[0][:-1] == old[0] \
+                and history[3] == old[3]:
+            self.search.advance(0, game, history[0][-1])
+        elif old != history:
+            self.search.set_root(0, game)
+        self._history = history
+
+    def _analysis(self, game: Game) -> Analysis:
+        stats = self.search.stats(0)
+        order = [int(m) for m in np.argsort(-stats.visits, kind="stable") if stats.visits[m] > 0]
+        candidates = tuple(
+            Candidate(move=m, visits=int(stats.visits[m]), winrate=value_to_winrate(float(stats.q[m])),
+                      prior=float(stats.priors[m]), pv=tuple(self.search.principal_variation(0, m)))
+            for m in order)
+        best = order[0] if order else game.size * game.size
+        return Analysis(move=best, winrate=value_to_winrate(stats.value), visits=stats.total_visits,
+                        candidates=candidates)

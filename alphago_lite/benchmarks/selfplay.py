@@ -1,0 +1,113 @@
+"""Benchmark: self-play throughput of the whole cluster (search workers + inference servers + buffer).
+
+Runs self-play from a config (random weights; throughput does not depend on them) for ``--seconds``
+after a warm-up, then prints, all from the same run:
+  games/h          games finished in the window (a long game may not finish in a short window), and
+                   an estimate: estimated positions/s / moves per game (max_moves if none finished)
+  positions/s      moves of those finished games per second, and an estimate that also counts the
+                   games still in flight: NN evaluations / simulations per move
+  NN evals/s       positions evaluated by the inference servers (their own counters)
+  batch fill       mean positions per forward pass / max_batch
+  share of raw     NN evals/s over the raw forward throughput of the same net at the same (mean)
+                   batch size on this machine, timed after the actors are stopped
+
+    alphago-lite bench selfplay --config configs/go9_cpu.yaml --seconds 30
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import ray
+import torch
+
+from actors.cluster import connected, stop_selfplay
+from actors.inference import start_inference_servers
+from actors.replay_buffer import start_replay_buffer
+from actors.worker_pool import start_search_workers
+from alphago_lite.benchmarks.inference import raw_forward_rate
+from alphago_lite.config import load_config, resolved_max_moves
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import build_model
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. search.num_simulations=50")
+    p.add_argument("--config", default="configs/go9_cpu.yaml", help="YAML config (default go9_cpu.yaml)")
+    p.add_argument("--seconds", type=float, default=30.0, help="measuring window after the warm-up")
+    p.add_argument("--workers", type=int, default=None, help="search workers (default: from the config)")
+
+
+def _server_totals(servers, reset: bool) -> dict:
+    stats = ray.get([s.stats.remote(reset=reset) for s in servers])
+    positions = sum(s["positions"] for s in stats)
+    batches = sum(s["batches"] for s in stats)
+    return {"positions": positions, "batches": batches, "threads": stats[0]["torch_threads"],
+            "batch_fill": float(np.mean([s["batch_fill"] for s in stats]))}
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    if not isinstance(args, argparse.Namespace):
+        parser = argparse.ArgumentParser(prog="bench_selfplay", description=__doc__.splitlines()[0])
+        add_arguments(parser)
+        args = parser.parse_args(args)
+    overrides = list(args.overrides) + ([f"selfplay.num_workers={args.workers}"] if args.workers else [])
+    cfg = load_config(args.config, overrides)
+    fs = cfg.model.feature_set
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg.model, cfg.game.size, num_planes(fs)).eval()
+    with connected(cfg.cluster):
+        servers = start_inference_servers(cfg.inference, model.arch(), fs, model.state_dict())
+        with tempfile.TemporaryDirectory(prefix="bench-selfplay-") as games_dir:
+            buffer = start_replay_buffer(games_dir, cfg.replay, fs, 0)
+            pool = start_search_workers(cfg, servers, buffer, seed=cfg.seed)
+            try:
+                # warm-up: numba compilation and the first batches are not throughput
+                while _server_totals(servers, reset=False)["batches"] < 5:
+                    time.sleep(0.5)
+                time.sleep(2.0)
+                _server_totals(servers, reset=True)
+                games_before = ray.get(buffer.stats.remote())["games"]
+                start = time.perf_counter()
+                time.sleep(args.seconds)
+                served = _server_totals(servers, reset=True)
+                elapsed = time.perf_counter() - start
+                games = ray.get(buffer.stats.remote())["games"] - games_before
+            finally:
+                stop_selfplay(pool, servers, buffer)
+            from alphago_lite.selfplay.replay import read_games
+            finished = read_games(games_dir)[games_before:games_before + games]
+    moves = sum(len(g.moves) for g in finished)
+    evals = served["positions"] / elapsed
+    mean_batch = served["positions"] / max(served["batches"], 1)
+    batch = max(int(round(mean_batch)), 1)
+    # the raw forward with the threads a server's forward gets, so the share compares like with like
+    torch.set_num_threads(max(int(served["threads"]), 1))
+    rng = np.random.default_rng(0)
+    planes = (rng.random((batch, num_planes(fs), cfg.game.size, cfg.game.size)) < 0.3).astype(np.uint8)
+    raw = raw_forward_rate(model, planes, torch.device("cpu"), seconds=4.0) * len(servers)
+    print(f"bench selfplay: {args.config} {cfg.game.size}x{cfg.game.size} {cfg.model.blocks}x"
+          f"{cfg.model.channels}, {len(pool.workers)} worker(s) x {cfg.selfplay.games_per_worker} games, "
+          f"{len(servers)} server(s) x {served['threads']} thread(s), {cfg.search.num_simulations} sims, "
+          f"{elapsed:.0f} s")
+    # steady state: positions/s over moves per game; with no finished game, the longest a game can be
+    # gives a lower bound (the workers start all their games at once, so a short window sees none end)
+    length, how = (moves / len(finished), "their mean length") if finished else \
+        (resolved_max_moves(cfg.game), "max_moves: a lower bound")
+    estimate = evals / cfg.search.num_simulations * 3600 / max(length, 1)
+    print(f"games/h        : {games * 3600 / elapsed:10.1f}  ({games} games finished)   "
+          f"~{estimate:.0f} (estimated positions/s x 3600 / {length:.0f} moves per game, {how})")
+    print(f"positions/s    : {moves / elapsed:10.1f}  (finished games)   "
+          f"~{evals / cfg.search.num_simulations:.1f} (NN evals / simulations per move)")
+    print(f"NN evals/s     : {evals:10.0f}")
+    print(f"batch fill     : {served['batch_fill']:10.2f}  (mean batch {mean_batch:.1f} of "
+          f"{cfg.inference.max_batch})")
+    print(f"share of raw   : {evals / raw:10.2f}  (raw forward at batch {batch}: {raw:.0f} evals/s "
+          f"on {len(servers)} server(s))")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,231 @@
+"""Matches: N games between two players, every game saved as SGF, with win rate and Elo statistics.
+
+Vocabulary
+----------
+player spec  how a player is named on the command line:
+             ``gnugo`` / ``gnugo:LEVEL``     GNU Go as a GTP subprocess (Chinese rules);
+             ``random`` / ``random:SEED``    our RandomAgent;
+             ``model:PATH`` or ``PATH.pt``   our agent from a checkpoint; ``run:DIR`` its newest one;
+             ``gtp:COMMAND LINE``            any other GTP engine (split like a shell would).
+A, B         the two players; A is the one the report is about (wins = A's wins). Colours alternate:
+             A has Black in games 0, 2, 4, ...
+referee      our ``Game``: every move is checked and the game is scored with our rules (area scoring,
+             positional superko). A move our rules refuse forfeits the game (result ``B+F``/``W+F``).
+dispute      a finished game where a GTP engine's own ``final_score`` names another winner than our
+             rules (usually dead stones left on the board: our scoring does not remove them).
+score        wins + draws / 2, as a fraction of the games; its 95% interval is Wilson's, and the Elo
+             difference ``400 * log10(score / (1 - score))`` maps both ends of the interval.
+"""
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from alphago_lite.agents.base import RESIGN, Agent, RandomAgent
+from alphago_lite.agents.loading import load_agent
+from alphago_lite.go import BLACK, WHITE, Game, IllegalMove, from_gtp, to_gtp
+from alphago_lite.gtp.client import GtpClient, GtpCommandError, gnugo_command
+from alphago_lite.ratings import elo_difference, wilson_interval
+
+COLOUR_LETTERS = {BLACK: "B", WHITE: "W"}
+
+
+class Player(Protocol):
+    name: str
+
+    def new_game(self, game: Game) -> None: ...                # a fresh game starts
+    def genmove(self, game: Game) -> int: ...                 # flat move or RESIGN, for game.to_play
+    def observe(self, colour: int, move: int, game: Game) -> None: ...   # the opponent's move
+    def final_score(self) -> str | None: ...                  # its own opinion, if it has one
+    def close(self) -> None: ...
+
+
+class AgentPlayer:
+    """One of our agents; it reads the referee's game directly."""
+
+    def __init__(self, agent: Agent, name: str, visits: int | None = None) -> None:
+        self.agent, self.name, self.visits = agent, name, visits
+
+    def new_game(self, game: Game) -> None:
+        if self.agent.board_size not in (None, game.size):
+            raise ValueError(f"{self.name} plays {self.agent.board_size}x{self.agent.board_size}, "
+                             f"not {game.size}x{game.size}")
+        self.agent.new_game(game)
+
+    def genmove(self, game: Game) -> int:
+        return self.agent.genmove(game, visits=self.visits).move
+
+    def observe(self, colour: int, move: int, game: Game) -> None:
+        pass
+
+    def final_score(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class GtpPlayer:
+    """An external engine driven over GTP; it keeps its own board, which we keep in step."""
+
+    def __init__(self, argv: list[str], name: str) -> None:
+        self.client, self.name = GtpClient(argv, name=name), name
+
+    def new_game(self, game: Game) -> None:
+        self.client.send(f"boardsize {game.size}")
+        self.client.send("clear_board")
+        self.client.send(f"komi {game.komi:g}")
+
+    def genmove(self, game: Game) -> int:
+        text = self.client.send(f"genmove {COLOUR_LETTERS[game.to_play]}")
+        if text.lower() == "resign":
+            return RESIGN
+        return from_gtp(text, game.size)
+
+    def observe(self, colour: int, move: int, game: Game) -> None:
+        self.client.send(f"play {COLOUR_LETTERS[colour]} {to_gtp(move, game.size)}")
+
+    def final_score(self) -> str | None:
+        try:
+            return self.client.send("final_score")
+        except GtpCommandError:
+            return None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def make_player(spec: str, visits: int | None = None, device: str = "cpu") -> Player:
+    """Build a player from its spec (see the module docstring)."""
+    kind, _, rest = spec.partition(":")
+    if kind == "gnugo":
+        level = int(rest) if rest else 0
+        return GtpPlayer(gnugo_command(level), name=f"gnugo-{level}")
+    if kind == "random":
+        return AgentPlayer(RandomAgent(seed=int(rest) if rest else None), name=spec)
+    if kind == "model" or (not rest and spec.endswith(".pt")):
+        path = rest if kind == "model" else spec
+        return AgentPlayer(load_agent(model_path=path, visits=visits or 200, device=device),
+                           name=Path(path).stem, visits=visits)
+    if kind == "run":
+        return AgentPlayer(load_agent(run_dir=rest, visits=visits or 200, device=device),
+                           name=Path(rest).name, visits=visits)
+    if kind == "gtp" and rest.strip():
+        argv = shlex.split(rest)
+        return GtpPlayer(argv, name=Path(argv[0]).name)
+    raise ValueError(f"unknown player {spec!r}: expected gnugo[:LEVEL], random[:SEED], model:PATH, "
+                     "PATH.pt, run:DIR or gtp:COMMAND")
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    games: int = 10
+    size: int = 9
+    komi: float = 7.5
+    max_moves: int | None = None   # per game; default 2 * size * size
+    out_dir: str = "match"         # SGF files go here
+
+
+@dataclass(frozen=True)
+class GameOutcome:
+    index: int
+    a_colour: int
+    winner: int              # BLACK, WHITE or 0 (draw)
+    result: str              # SGF RE: 'B+3.5', 'W+R', 'B+F', '0'
+    reason: str              # 'two passes', 'resignation', 'move limit', 'illegal move ...'
+    moves: int
+    sgf_path: str
+    dispute: str | None = None
+
+    @property
+    def a_points(self) -> float:
+        return 0.5 if self.winner == 0 else float(self.winner == self.a_colour)
+
+
+def play_game(black: Player, white: Player, size: int, komi: float, max_moves: int | None = None):
+    """Play one game to its end; returns (game, result, reason, winner)."""
+    game = Game(size=size, komi=komi, max_moves=max_moves or 2 * size * size)
+    players = {BLACK: black, WHITE: white}
+    for player in players.values():
+        player.new_game(game)
+    while not game.is_over:
+        colour = game.to_play
+        move = players[colour].genmove(game)
+        if move == RESIGN:
+            game.resign(colour)
+            return game, game.result(), "resignation", -colour
+        try:
+            game.play(move)
+        except IllegalMove as exc:
+            text = f"{COLOUR_LETTERS[-colour]}+F"
+            return game, text, f"illegal move {exc.move} by {players[colour].name}: {exc.reason}", -colour
+        players[-colour].observe(colour, move, game)
+    reason = "two passes" if game.consecutive_passes >= 2 else "move limit"
+    return game, game.result(), reason, game.winner
+
+
+def _dispute(player: Player, our_winner: int) -> str | None:
+    theirs = player.final_score()
+    if not theirs:
+        return None
+    their_winner = 0 if theirs.startswith("0") else BLACK if theirs.upper().startswith("B") else WHITE
+    return None if their_winner == our_winner else f"{player.name} scores {theirs}"
+
+
+def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], None] = print) -> MatchReport:
+    from alphago_lite.sgf.game import save_sgf, sgf_from_game
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    outcomes = []
+    for index in range(config.games):
+        a_colour = BLACK if index % 2 == 0 else WHITE
+        black, white = (a, b) if a_colour == BLACK else (b, a)
+        game, result, reason, winner = play_game(black, white, config.size, config.komi, config.max_moves)
+        disputes = [] if reason == "resignation" or reason.startswith("illegal") else \
+            [d for d in (_dispute(p, winner) for p in (black, white)) if d]
+        path = out / f"game_{index:03d}.sgf"
+        save_sgf(path, sgf_from_game(game, black_player=black.name, white_player=white.name, result=result))
+        outcome = GameOutcome(index, a_colour, winner, result, reason, game.move_number, str(path),
+                              "; ".join(disputes) or None)
+        outcomes.append(outcome)
+        log(f"game {index}: {black.name} (B) vs {white.name} (W): {result} by {reason} after "
+            f"{game.move_number} moves -> {path}" + (f" [dispute: {outcome.dispute}]" if outcome.dispute else ""))
+    return MatchReport(a.name, b.name, tuple(outcomes))
+
+
+@dataclass(frozen=True)
+class MatchReport:
+    a_name: str
+    b_name: str
+    outcomes: tuple[GameOutcome, ...] = field(default_factory=tuple)
+
+    @property
+    def wins(self) -> int:
+        return sum(o.a_points == 1 for o in self.outcomes)
+
+    @property
+    def losses(self) -> int:
+        return sum(o.a_points == 0 for o in self.outcomes)
+
+    @property
+    def draws(self) -> int:
+        return sum(o.a_points == 0.5 for o in self.outcomes)
+
+    @property
+    def score(self) -> float:
+        return sum(o.a_points for o in self.outcomes) / max(1, len(self.outcomes))
+
+    def summary(self) -> str:
+        n = len(self.outcomes)
+        low, high = wilson_interval(self.score, n)
+        elo, elo_low, elo_high = (elo_difference(x) for x in (self.score, low, high))
+        disputes = [o for o in self.outcomes if o.dispute]
+        lines = [f"{self.a_name} vs {self.b_name}: {n} games, {self.wins} wins, {self.losses} losses, "
+                 f"{self.draws} draws",
+                 f"score {self.score:.3f} (95% CI {low:.3f} .. {high:.3f}); "
+                 f"Elo difference {elo:+.0f} (95% CI {elo_low:+.0f} .. {elo_high:+.0f})"]
+        lines += [f"scoring dispute in game {o.index}: our rules {o.result}, {o.dispute}" for o in disputes]
+        return "\n".join(lines)
