@@ -4,6 +4,14 @@ Callers import from here: ``from alphago_lite.config import Config, load_config`
 """
 from alphago_lite.config.loading import (
     CONFIG_FILENAME,
+    apply_overrides,
+    config_to_dict,
+    describe_config,
+    load_config,
+    parse_override,
+    save_config,
+)
+from alphago_lite.config.schema import (
     CONFIG_VERSION,
     ClusterConfig,
     Config,
@@ -16,15 +24,9 @@ from alphago_lite.config.loading import (
     ReplayConfig,
     SearchConfig,
     SelfPlayConfig,
-    apply_overrides,
-    config_to_dict,
-    describe_config,
-    load_config,
-    parse_override,
     resolved_dirichlet_alpha,
     resolved_max_moves,
     resolved_temperature_moves,
-    save_config,
 )
 
 __all__ = [

@@ -1,8 +1,7 @@
 """Loading, overriding, saving and describing experiment configurations.
 
 The sections themselves (frozen dataclasses with defaults, docs and validation) live in
-``schema``; everything public from there is re-exported here and by the package, so callers import only
-``alphago_lite.config``.
+``schema``; the package re-exports both, so callers import only ``alphago_lite.config``.
 
 Vocabulary
 ----------
@@ -31,34 +30,7 @@ from typing import Any
 
 import yaml
 
-from alphago_lite.config.schema import (  # re-exported: callers import only this module
-    CONFIG_VERSION,
-    ClusterConfig,
-    Config,
-    ConfigError,
-    EvaluationConfig,
-    GameConfig,
-    InferenceConfig,
-    LearnerConfig,
-    ModelConfig,
-    ReplayConfig,
-    SearchConfig,
-    SelfPlayConfig,
-    bounds_text,
-    field_types,
-    resolved_dirichlet_alpha,
-    resolved_max_moves,
-    resolved_temperature_moves,
-    type_name,
-)
-
-__all__ = [
-    "CONFIG_FILENAME", "CONFIG_VERSION", "Config", "ConfigError",
-    "GameConfig", "ModelConfig", "SearchConfig", "SelfPlayConfig", "InferenceConfig",
-    "ReplayConfig", "LearnerConfig", "ClusterConfig", "EvaluationConfig",
-    "load_config", "apply_overrides", "parse_override", "config_to_dict", "save_config", "describe_config",
-    "resolved_max_moves", "resolved_dirichlet_alpha", "resolved_temperature_moves",
-]
+from alphago_lite.config.schema import Config, ConfigError, bounds_text, field_types, type_name
 
 CONFIG_FILENAME = "config.yaml"
 """Name of the resolved config inside a run directory."""
