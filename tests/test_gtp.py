@@ -6,7 +6,8 @@ import subprocess
 import threading
 import time
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alphago_lite.agents.base import Analysis, Candidate, RandomAgent
@@ -14,7 +15,7 @@ from alphago_lite.go import Game
 from alphago_lite.gtp.analysis import Clock, parse_analyze_args
 from alphago_lite.gtp.client import find_gnugo, gnugo_command
 from alphago_lite.gtp.engine import EngineConfig, GtpEngine, fixed_handicap_points, free_handicap_points
-from alphago_lite.gtp.transport import preprocess, serve
+from alphago_lite.gtp.transport import MAX_LINE_CHARS, preprocess, serve
 
 
 class FirstMoveAgent:
@@ -80,15 +81,21 @@ def test_id_without_command_and_internal_errors_keep_the_engine_alive():
         "?5 missing command after id\n\n? internal error: RuntimeError: boom bang\n\n= alphago-lite\n\n")
 
 
-def count_commands(lines):
-    """How many responses the lines must get: one per non-empty line up to and including quit."""
+def is_id(word):
+    """The spec's id, as this engine bounds it: 1 to 9 ASCII digits ('²' and 5000 nines are none)."""
+    return re.fullmatch("[0-9]{1,9}", word) is not None
+
+
+def count_commands(lines, max_line_chars=MAX_LINE_CHARS):
+    """How many responses the lines must get: one per non-empty or over-long line up to and including
+    quit."""
     count = 0
     for line in lines:
-        clean = preprocess(line)
+        clean = preprocess(line) if len(line) <= max_line_chars else "(too long)"
         if clean:
             count += 1
             words = clean.split()
-            if words[0] == "quit" or (len(words) > 1 and words[0].isdigit() and words[1] == "quit"):
+            if words[0] == "quit" or (len(words) > 1 and is_id(words[0]) and words[1] == "quit"):
                 break
     return count
 
@@ -119,6 +126,86 @@ def test_fuzz_random_bytes(data):
     assert len([r for r in out.split("\n\n") if r]) == count_commands(text.split("\n"))
 
 
+def test_ids_are_ascii_digits_of_bounded_length():
+    script = f"\u00b2 name\n{'9' * 5000} name\n123456789 name\n1234567890 name\n\u0663 name\n007 name\nname\n"
+    assert talk(script) == (
+        "? syntax error: id '\u00b2' is not 1 to 9 ASCII digits\n\n"
+        "? syntax error: id '999999999999... (5000 digits)' is not 1 to 9 ASCII digits\n\n"
+        "=123456789 alphago-lite\n\n? syntax error: id '1234567890' is not 1 to 9 ASCII digits\n\n"
+        "? syntax error: id '\u0663' is not 1 to 9 ASCII digits\n\n=7 alphago-lite\n\n= alphago-lite\n\n")
+
+
+class EndlessLine:
+    """One line of ten million characters, then ``name``; records the sizes the reader asks for."""
+
+    def __init__(self):
+        self.left, self.asked, self.rest = 10_000_000, [], ["name\n"]
+
+    def readline(self, size=-1):
+        self.asked.append(size)
+        if self.left:
+            piece = self.left if size < 0 else min(size, self.left)
+            self.left -= piece
+            return "x" * piece + ("\n" if not self.left else "")
+        return self.rest.pop(0) if self.rest else ""
+
+
+def test_an_over_long_line_gets_one_error_and_is_never_held_whole():
+    stream, out = EndlessLine(), io.StringIO()
+    serve(GtpEngine(FirstMoveAgent()), stream, out, max_line_chars=1000)
+    assert out.getvalue() == "? syntax error: line longer than 1000 characters\n\n= alphago-lite\n\n"
+    assert max(stream.asked) == 1001
+    assert talk("x" * MAX_LINE_CHARS + "\nname\n") == "? unknown command\n\n= alphago-lite\n\n"  # at the limit
+
+
+HOSTILE_WORDS = st.one_of(
+    st.sampled_from(COMMAND_WORDS).map(str.encode),
+    st.binary(max_size=30),                                                           # random bytes
+    st.text(st.characters(categories=["Nd", "No"]), min_size=1, max_size=8).map(str.encode),  # '²', '٣'
+    st.integers(1, 6000).map(lambda digits: b"9" * digits),                          # huge numbers
+    st.integers(100, 700).map(lambda length: b"x" * length),                         # long lines
+)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.lists(HOSTILE_WORDS, min_size=1, max_size=4).map(b" ".join), max_size=10),
+       max_line_chars=st.sampled_from([500, MAX_LINE_CHARS]))
+@example(lines=[b"\xc2\xb2 name", b"name"], max_line_chars=MAX_LINE_CHARS)
+@example(lines=[b"9" * 5000 + b" name", b"name"], max_line_chars=MAX_LINE_CHARS)
+def test_fuzz_hostile_bytes_get_exactly_one_response_per_command_line(tmp_path, monkeypatch, lines,
+                                                                       max_line_chars):
+    monkeypatch.chdir(tmp_path)  # printsgf FILE must not litter the repository
+    data = b"\n".join(lines + [b"name", b""])
+    instream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace", newline="\n")  # as stdin
+    out = io.StringIO()
+    engine = GtpEngine(RandomAgent(seed=0), EngineConfig(visits=4, analysis_step=2))
+    serve(engine, instream, out, max_line_chars=max_line_chars)
+    responses = [r for r in out.getvalue().split("\n\n") if r]
+    text_lines = data.decode("utf-8", errors="replace").split("\n")
+    assert len(responses) == count_commands(text_lines, max_line_chars)
+    assert all(r.lstrip("\n")[:1] in "=?" for r in responses)
+    if not engine.quit_requested:
+        assert responses[-1] == "= alphago-lite"
+
+
+def gtp_process(data, **env):
+    """Run ``alphago-lite gtp --random`` on ``data``: (exit code, stdout text)."""
+    done = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "alphago-lite"), "gtp", "--random"],
+                          input=data, capture_output=True, timeout=120, env={**os.environ, **env})
+    return done.returncode, done.stdout.decode("utf-8", errors="replace")
+
+
+@pytest.mark.slow
+def test_the_issue_lines_do_not_kill_the_engine_process():
+    assert gtp_process(b"\xc2\xb2 name\nname\n") == (
+        0, "? syntax error: id '\u00b2' is not 1 to 9 ASCII digits\n\n= alphago-lite\n\n")
+    code, out = gtp_process(b"9" * 5000 + b" name\nname\n")
+    assert code == 0 and out.endswith("digits\n\n= alphago-lite\n\n") and out.count("\n\n") == 2
+    # an echoed non-ASCII character on an ASCII-only output becomes '?' instead of killing the engine
+    assert gtp_process(b"boardsize \xc2\xb2\nname\n", PYTHONIOENCODING="ascii") == (
+        0, "? syntax error: '?' is not a number\n\n= alphago-lite\n\n")
+
+
 def test_gtp_command_line_survives_raw_bytes(tmp_path):
     data = b"\xff\xfe garbage\x00\n1 name\n\x80play b D4\nplay b D4\n2 genmove w\nquit\n"
     done = subprocess.run([os.path.join(os.path.dirname(os.sys.executable), "alphago-lite"), "gtp", "--random",
@@ -134,7 +221,7 @@ class SlowInput:
     def __init__(self, first, later, pause):
         self._lines, self._pause, self._index = [first, later], pause, 0
 
-    def readline(self):
+    def readline(self, size=-1):
         if self._index == 1:
             time.sleep(self._pause)
         if self._index >= len(self._lines):
