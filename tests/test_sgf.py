@@ -1,5 +1,7 @@
-"""SGF reading and writing: hand-written files, malformed input, round trips, the 156 real games."""
+"""SGF reading and writing: hand-written files, malformed input, limits, round trips, the 156 real games."""
+import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from alphago_lite.sgf import (
     sgf_to_point,
     write_sgf,
 )
+from alphago_lite.sgf.syntax import MAX_SGF_BYTES, MAX_SGF_NODES
 
 # the project's shared data sits beside the checkout (../shared), in development and in CI alike
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sgf"
@@ -197,6 +200,11 @@ def test_escaped_backslash_before_a_line_break_keeps_the_break():
     ("(;SZ[9]PL[X])", 1, 10, "PL[X] is not B or W"),
     ("(;SZ[9];B)", 1, 10, "property B has no value"),
     ("", 1, 1, "empty file"),
+    ("(;SZ[9]KM[nan])", 1, 10, "KM[nan] is not a number"),
+    ("(;SZ[9]KM[-inf])", 1, 10, "KM[-inf] is not a number"),
+    ("(;SZ[9]AB[cc][dd]\nAW[ee][cc])", 2, 7, "AB and AW both set point cc in one node"),
+    ("(;SZ[9]AB[aa:cc]AE[bb])", 1, 19, "AB and AE both set point bb in one node"),
+    ("(;SZ[5]AB[aa:ee][aa])", 1, 17, "AB lists more points than the 5x5 board has"),
 ])
 def test_malformed_input_names_line_and_column(text, line, column, reason):
     with pytest.raises(SgfError) as caught:
@@ -205,6 +213,52 @@ def test_malformed_input_names_line_and_column(text, line, column, reason):
     assert f"line {line}, column {column}" in str(caught.value)
     assert reason in str(caught.value)
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_later_node_may_replace_setup_stones_and_a_repeated_point_counts_once():
+    game = parse_sgf("(;SZ[9]AB[cc][dd][cc];AW[cc];AE[dd]AB[ee];B[aa])")
+    assert (game.setup_black, game.setup_white) == (((4, 4),), ((2, 2),))
+
+
+# ---------------------------------------------------------------------------------- limits ---
+
+def test_text_over_the_size_limit_is_refused_naming_the_limit():
+    for text, unit in ((b" " * (MAX_SGF_BYTES + 1), "bytes"), (" " * (MAX_SGF_BYTES + 1), "characters")):
+        with pytest.raises(SgfError, match=f"10,000,001 {unit} is over the SGF size limit of 10,000,000 {unit}"):
+            parse_sgf(text)
+
+
+def test_more_nodes_than_the_limit_are_refused_at_the_first_node_too_many():
+    text = "(" + ";" * MAX_SGF_NODES + "\n;)"
+    with pytest.raises(SgfError, match="line 2, column 1: more than 100,000 nodes, the SGF node limit"):
+        parse_sgf(text)
+    assert parse_sgf(text.replace("\n;", "")).moves == ()  # exactly the limit is fine
+
+
+def test_load_sgf_refuses_a_large_file_after_reading_one_byte_more_than_the_limit(tmp_path):
+    """An endless pipe stands for /dev/zero or a growing file: it is written to in 1 MB pieces until the
+    reader closes it (or 30 MB, to stay bounded should the reader not stop)."""
+    pipe = tmp_path / "endless.sgf"
+    os.mkfifo(pipe)
+    written = []
+
+    def feed():
+        with open(pipe, "wb") as out:
+            try:
+                out.write(b"(;C[")
+                while sum(written) < 30_000_000:
+                    out.write(b"x" * 1_000_000)
+                    out.flush()
+                    written.append(1_000_000)
+            except BrokenPipeError:
+                pass
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    with pytest.raises(SgfError, match=f"{pipe} is larger than the SGF size limit of 10,000,000 bytes"):
+        load_sgf(pipe)
+    writer.join(60)
+    assert not writer.is_alive() and sum(written) <= MAX_SGF_BYTES + 2_000_000  # a piece or so in the pipe
 
 
 # --------------------------------------------------------------------------------- writing ---

@@ -16,7 +16,9 @@ are written back verbatim. Defaults for missing properties: SZ -> 19, KM -> 0.0 
 default; no komi is invented), HA -> 0. Per-move properties other than the move and its comment
 (C) are not kept; a comment on a node without a move joins the previous move's comment.
 Setup stones (AB/AW) are read from the nodes before the first move; setup in the middle of a game
-(AB/AW/AE after a move) is rejected with `SgfError`, because `SgfGame` cannot represent it.
+(AB/AW/AE after a move) is rejected with `SgfError`, because `SgfGame` cannot represent it, and so is
+a point that two of AB/AW/AE of one node set (the FF[4] rule: a node changes a point once).
+Inputs over the size and node limits (`syntax.MAX_SGF_BYTES`, `syntax.MAX_SGF_NODES`) are refused.
 
 Writing (`write_sgf`, `save_sgf`) emits one root node, then one node per line per move:
 ``(;FF[4]GM[1]CA[UTF-8]AP[alphago_lite:0.1]SZ[9]KM[7.5]...`` ``;B[cc]`` ``;W[]`` ``)``, which
@@ -34,11 +36,13 @@ import re
 from dataclasses import dataclass, field
 
 from alphago_lite.sgf.syntax import (
+    MAX_SGF_BYTES,
     MAX_SIZE,
     Point,
     SgfError,
     SgfNode,
     ValueReader,
+    check_length,
     decode_sgf_bytes,
     error_at,
     normalize_text,
@@ -163,12 +167,18 @@ def parse_sgf_all(text: str | bytes) -> list[SgfGame]:
 
 
 def load_sgf(path: str | os.PathLike, index: int = 0) -> SgfGame:
-    """Read an SGF file (charset from its CA property; UTF-8, then latin-1 by default)."""
+    """Read an SGF file (charset from its CA property; UTF-8, then latin-1 by default). A file over
+    `MAX_SGF_BYTES` is refused after reading one byte more than the limit (an endless pipe too)."""
     with open(path, "rb") as handle:
-        return parse_sgf(handle.read(), index=index)
+        data = handle.read(MAX_SGF_BYTES + 1)
+    if len(data) > MAX_SGF_BYTES:
+        raise SgfError(f"{os.fspath(path)} is larger than the SGF size limit of {MAX_SGF_BYTES:,} bytes (10 MB)")
+    return parse_sgf(data, index=index)
 
 
 def _games_of(text: str | bytes) -> tuple[str, list[SgfNode]]:
+    if isinstance(text, (bytes, bytearray)):
+        check_length(len(text))  # before decoding: that alone would cost as much as the bytes
     decoded = decode_sgf_bytes(text) if isinstance(text, (bytes, bytearray)) else text
     decoded = decoded.lstrip("\ufeff")
     return decoded, parse_collection(decoded)
@@ -196,7 +206,7 @@ def _game_from_root(text: str, root: SgfNode) -> SgfGame:
     if game_type is not None and game_type.strip() not in ("", "1"):
         raise reader.fail(root, "GM", f"GM[{game_type}] is not Go (GM[1])")
     reader.size = _read_size(reader, root)
-    setup = {"B": [], "W": []}
+    setup: dict[Point, str] = {}  # point -> "B" or "W", in the order the stones were placed
     moves: list[Move] = []
     comments: list[str | None] = []
     first_player = None
@@ -230,8 +240,8 @@ def _game_from_root(text: str, root: SgfNode) -> SgfGame:
         result=reader.simple_text(root, "RE"),
         black_player=reader.simple_text(root, "PB"),
         white_player=reader.simple_text(root, "PW"),
-        setup_black=tuple(setup["B"]),
-        setup_white=tuple(setup["W"]),
+        setup_black=tuple(point for point, colour in setup.items() if colour == "B"),
+        setup_white=tuple(point for point, colour in setup.items() if colour == "W"),
         first_player=first_player or (moves[0][0] if moves else None),
         moves=tuple(moves),
         comments=tuple(comments),
@@ -240,17 +250,20 @@ def _game_from_root(text: str, root: SgfNode) -> SgfGame:
     )
 
 
-def _apply_setup(reader: ValueReader, node: SgfNode, setup: dict[str, list[Point]]) -> None:
-    """Add AB/AW stones and remove AE points, in that order within the node."""
-    cleared = set(reader.points(node, "AE"))
-    for colour, ident in (("B", "AB"), ("W", "AW")):
-        for point in reader.points(node, ident):
-            for stones in setup.values():
-                if point in stones:
-                    stones.remove(point)
-            setup[colour].append(point)
-    for stones in setup.values():
-        stones[:] = [p for p in stones if p not in cleared]
+def _apply_setup(reader: ValueReader, node: SgfNode, setup: dict[Point, str]) -> None:
+    """Add AB/AW stones and remove AE points; a node's setup replaces what earlier nodes put on its
+    points. SgfError naming the point when two of AB/AW/AE of this node set the same point."""
+    claimed: dict[Point, str] = {}
+    for ident in ("AB", "AW", "AE"):
+        for point, value in reader.points_and_values(node, ident).items():
+            if point in claimed:
+                raise reader.fail(node, ident, f"{claimed[point]} and {ident} both set point "
+                                               f"{point_to_sgf(point, reader.size)} in one node", value)
+            claimed[point] = ident
+    for point, ident in claimed.items():
+        setup.pop(point, None)  # re-placed stones go to the end, as they were placed
+        if ident != "AE":
+            setup[point] = ident[1]
 
 
 def _read_move(reader: ValueReader, node: SgfNode) -> Move | None:

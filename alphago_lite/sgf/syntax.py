@@ -20,6 +20,11 @@ identifier (FF[3] style, ``AddBlack``) are dropped, as the older standard prescr
 Errors are `SgfError` (a ValueError) carrying the 1-based line and column of the offending
 character and a snippet of the text around it. The parser is iterative, so deeply nested
 variations cannot exhaust Python's recursion limit.
+
+Limits: an input of more than `MAX_SGF_BYTES` (10 MB; characters for text already decoded) or a
+file of more than `MAX_SGF_NODES` nodes (all games and variations together) is refused with an
+`SgfError` naming the limit, before it can cost minutes and gigabytes. Real game records are a few
+kB; 100,000 nodes take about a second and 90 MB to parse.
 """
 
 from __future__ import annotations
@@ -32,10 +37,15 @@ from dataclasses import dataclass, field
 Point = tuple[int, int]
 MAX_SIZE = 52
 """Largest board SGF letters can address (a..z, then A..Z)."""
+MAX_SGF_BYTES = 10_000_000
+"""Largest SGF input read (10 MB)."""
+MAX_SGF_NODES = 100_000
+"""Most nodes in one SGF input, every game tree and variation counted."""
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-__all__ = ["SgfError", "SgfNode", "ValueReader", "decode_sgf_bytes", "parse_collection",
-           "error_at", "normalize_text", "simple_text", "sgf_to_point", "point_to_sgf"]
+__all__ = ["MAX_SGF_BYTES", "MAX_SGF_NODES", "SgfError", "SgfNode", "ValueReader", "check_length",
+           "decode_sgf_bytes", "parse_collection", "error_at", "normalize_text", "simple_text", "sgf_to_point",
+           "point_to_sgf"]
 
 
 class SgfError(ValueError):
@@ -54,6 +64,13 @@ class SgfError(ValueError):
         else:
             message = f"SGF error: {message}"
         super().__init__(message)
+
+
+def check_length(length: int, unit: str = "bytes") -> None:
+    """SgfError when an input of ``length`` bytes (or characters) is over `MAX_SGF_BYTES`."""
+    if length > MAX_SGF_BYTES:
+        raise SgfError(f"input of {length:,} {unit} is over the SGF size limit of {MAX_SGF_BYTES:,} {unit} "
+                       "(10 MB)")
 
 
 def error_at(text: str, offset: int, message: str) -> SgfError:
@@ -163,10 +180,13 @@ def _parse_properties(text: str, pos: int, node: SgfNode) -> int:
 
 
 def parse_collection(text: str) -> list[SgfNode]:
-    """Parse SGF text into the root node of each game tree in the file (at least one)."""
+    """Parse SGF text into the root node of each game tree in the file (at least one). Raises
+    SgfError for text over `MAX_SGF_BYTES` characters or with more than `MAX_SGF_NODES` nodes."""
+    check_length(len(text), "characters")
     if text.startswith("\ufeff"):
         text = text[1:]
     roots: list[SgfNode] = []
+    nodes = 0
     # Each open "(" remembers its offset and the node its first node hangs under (None at top).
     open_trees: list[tuple[int, SgfNode | None]] = []
     current: SgfNode | None = None
@@ -187,6 +207,9 @@ def parse_collection(text: str) -> list[SgfNode]:
         elif char == ";":
             if not open_trees:
                 raise error_at(text, pos, "node outside a game tree (missing '(')")
+            nodes += 1
+            if nodes > MAX_SGF_NODES:
+                raise error_at(text, pos, f"more than {MAX_SGF_NODES:,} nodes, the SGF node limit")
             node = SgfNode(offset=pos)
             if current is None:
                 roots.append(node)
@@ -284,8 +307,15 @@ class ValueReader:
             raise self.fail(node, ident, f"{ident}: {exc}", i) from None
 
     def points(self, node: SgfNode, ident: str) -> list[Point]:
-        """A list of points, expanding compressed rectangles ``aa:cc``."""
-        found: list[Point] = []
+        """A list of points, expanding compressed rectangles ``aa:cc``; a point listed twice counts once."""
+        return list(self.points_and_values(node, ident))
+
+    def points_and_values(self, node: SgfNode, ident: str) -> dict[Point, int]:
+        """Each point of a point list (in order) -> the index of the value that first names it. A list
+        covering more points than the board has (repeats counted) is refused, so that the work stays
+        bounded by the board, not by the length of the file."""
+        found: dict[Point, int] = {}
+        covered = 0
         for i, value in enumerate(node.properties.get(ident, ())):
             corners = value.split(":")
             if len(corners) > 2:
@@ -294,8 +324,11 @@ class ValueReader:
             if None in ends:
                 raise self.fail(node, ident, f"{ident}[{value}]: a setup stone cannot be a pass", i)
             (r1, c1), (r2, c2) = ends[0], ends[-1]
+            covered += (abs(r1 - r2) + 1) * (abs(c1 - c2) + 1)
+            if covered > self.size * self.size:
+                raise self.fail(node, ident, f"{ident} lists more points than the {self.size}x{self.size} board "
+                                             "has (the same point again and again)", i)
             for row in range(min(r1, r2), max(r1, r2) + 1):
                 for col in range(min(c1, c2), max(c1, c2) + 1):
-                    if (row, col) not in found:
-                        found.append((row, col))
+                    found.setdefault((row, col), i)
         return found
