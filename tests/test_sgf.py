@@ -204,7 +204,8 @@ def test_escaped_backslash_before_a_line_break_keeps_the_break():
     ("(;SZ[9]KM[-inf])", 1, 10, "KM[-inf] is not a number"),
     ("(;SZ[9]AB[cc][dd]\nAW[ee][cc])", 2, 7, "AB and AW both set point cc in one node"),
     ("(;SZ[9]AB[aa:cc]AE[bb])", 1, 19, "AB and AE both set point bb in one node"),
-    ("(;SZ[5]AB[aa:ee][aa])", 1, 17, "AB lists more points than the 5x5 board has"),
+    ("(;SZ[5]AB[aa:ee];AW[aa:ee];AB[aa:ee]\n;AW[aa:ee][aa])", 2, 11,
+     "point lists cover more than 4 times the 5x5 board"),
 ])
 def test_malformed_input_names_line_and_column(text, line, column, reason):
     with pytest.raises(SgfError) as caught:

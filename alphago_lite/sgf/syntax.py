@@ -270,12 +270,19 @@ def simple_text(value: str | None) -> str | None:
     return None if value is None else " ".join(value.split()) or None
 
 
+POINT_LIST_BOARDS = 4
+"""The point lists one reader expands cover at most this many boards' worth of points, repeats counted:
+a game's setup needs one board at most, and 100,000 nodes of ``AB[aa:ZZ]`` would take minutes."""
+
+
 class ValueReader:
     """Reads typed values from the nodes of `text`; its errors point at the value in the text."""
 
     def __init__(self, text: str, size: int = 19):
         self.text = text
         self.size = size
+        self.points_listed = 0
+        """Points that point lists read so far covered, repeats counted (see `POINT_LIST_BOARDS`)."""
 
     def fail(self, node: SgfNode, ident: str, message: str, i: int = 0) -> SgfError:
         offsets = node.value_offsets.get(ident)
@@ -311,11 +318,10 @@ class ValueReader:
         return list(self.points_and_values(node, ident))
 
     def points_and_values(self, node: SgfNode, ident: str) -> dict[Point, int]:
-        """Each point of a point list (in order) -> the index of the value that first names it. A list
-        covering more points than the board has (repeats counted) is refused, so that the work stays
+        """Each point of a point list (in order) -> the index of the value that first names it. Lists
+        covering more than `POINT_LIST_BOARDS` boards of points are refused, so that the work stays
         bounded by the board, not by the length of the file."""
         found: dict[Point, int] = {}
-        covered = 0
         for i, value in enumerate(node.properties.get(ident, ())):
             corners = value.split(":")
             if len(corners) > 2:
@@ -324,10 +330,10 @@ class ValueReader:
             if None in ends:
                 raise self.fail(node, ident, f"{ident}[{value}]: a setup stone cannot be a pass", i)
             (r1, c1), (r2, c2) = ends[0], ends[-1]
-            covered += (abs(r1 - r2) + 1) * (abs(c1 - c2) + 1)
-            if covered > self.size * self.size:
-                raise self.fail(node, ident, f"{ident} lists more points than the {self.size}x{self.size} board "
-                                             "has (the same point again and again)", i)
+            self.points_listed += (abs(r1 - r2) + 1) * (abs(c1 - c2) + 1)
+            if self.points_listed > POINT_LIST_BOARDS * self.size * self.size:
+                raise self.fail(node, ident, f"point lists cover more than {POINT_LIST_BOARDS} times the "
+                                             f"{self.size}x{self.size} board (the same points again and again)", i)
             for row in range(min(r1, r2), max(r1, r2) + 1):
                 for col in range(min(c1, c2), max(c1, c2) + 1):
                     found.setdefault((row, col), i)
