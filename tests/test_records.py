@@ -1,16 +1,20 @@
-"""GameRecord: msgpack round trip, rejection of bad bytes and versions, SGF export."""
+"""GameRecord: msgpack round trip, rejection of bad bytes and versions, SGF export, version 2's policy
+weights and ownership (and version 1 records without them)."""
 import msgpack
+import numpy as np
 import pytest
 
-from alphago_lite.go import from_gtp
+from alphago_lite.go import from_gtp, game_from_diagram
 from alphago_lite.selfplay.records import (
     RECORD_VERSION,
     GameRecord,
     RecordError,
+    area_ownership,
     decode_record,
     encode_record,
     record_to_sgf,
     replay_record,
+    sparse_policy,
 )
 from alphago_lite.sgf import parse_sgf
 
@@ -93,3 +97,65 @@ def test_sgf_export_parses_back_with_the_same_moves_and_comments():
     assert sgf.comments[0] == "winrate 55.0% visits 32"
     assert sgf.comments[3] == "winrate 12.5% visits 32"
     assert sgf.comments[5] is None  # no search, no comment
+
+
+# ------------------------------------------------------- version 2: policy weights, ownership ---
+
+def test_area_ownership_of_a_drawn_position_counts_like_the_area_score():
+    game = game_from_diagram("""
+        . X O . .
+        X X O . .
+        . X O O O
+        X X O . .
+        . X O . X""", komi=0.5)
+    owner = area_ownership(game.board)
+    expected = np.array([
+        [1, 1, -1, -1, -1],
+        [1, 1, -1, -1, -1],
+        [1, 1, -1, -1, -1],
+        [1, 1, -1, 0, 0],    # the empty points next to the black stone at E1 touch both colours
+        [1, 1, -1, 0, 1]])
+    np.testing.assert_array_equal(owner, expected)
+    assert (owner == 1).sum() - (owner == -1).sum() - 0.5 == game.score()
+
+
+def test_round_trip_keeps_policy_weights_and_ownership():
+    record = sample_record(policy_moves=((12, 7), (), (11,), (13, 18), (), ()),
+                           policy_weights=((60000, 5536), (), (65536,), (1, 3), (), ()),
+                           ownership=(1, -1, 0, 0, 1) * 5)
+    assert decode_record(encode_record(record)) == record
+    assert record.has_ownership
+    target = record.policy_target(0)  # the recorded weights, not the visits (30, 2)
+    assert target[12] == pytest.approx(60000 / 65536) and target[7] == pytest.approx(5536 / 65536)
+    assert record.policy_target(1)[7] == pytest.approx(20 / 32)  # no weights there: the visits
+    assert record.policy_target(3)[18] == pytest.approx(0.75)
+    np.testing.assert_array_equal(record.ownership_for_mover(-1)[0], [-1, 1, 0, 0, -1])
+
+
+def test_a_version_1_record_still_loads_without_weights_or_ownership():
+    payload = msgpack.unpackb(encode_record(sample_record()), raw=False)
+    for key in ("policy_moves", "policy_weights", "ownership"):
+        del payload[key]
+    payload["v"] = 1
+    record = decode_record(msgpack.packb(payload))
+    assert record == sample_record()
+    assert not record.has_ownership
+    assert record.policy_target(0)[12] == pytest.approx(30 / 32)
+    with pytest.raises(RecordError, match="no ownership"):
+        record.ownership_for_mover(1)
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"ownership": (1, -1)}, "ownership"),
+    ({"policy_moves": ((1,),), "policy_weights": ((1,),)}, "policy_moves"),
+])
+def test_malformed_version_2_fields_are_named(changes, field):
+    with pytest.raises(RecordError, match=field):
+        sample_record(**changes)
+
+
+def test_sparse_policy_rounds_to_the_scale_and_drops_what_rounds_to_zero():
+    policy = np.zeros(PASS + 1)
+    policy[[3, 7, 9]] = [0.75, 0.25 - 1e-7, 1e-7]
+    moves, weights = sparse_policy(policy)
+    assert moves == (3, 7) and weights == (49152, 16384)
