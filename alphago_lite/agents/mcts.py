@@ -3,6 +3,11 @@
 The tree follows the game: when the game advanced by moves the tree knows, the subtree is kept;
 any other change (undo, new game, setup) starts a fresh tree. Search runs in chunks so that a visit
 budget and a time budget can both stop it.
+
+With ``search.algorithm: gumbel`` a move is chosen greedily (no Gumbel noise) by Sequential Halving
+over a budget of new simulations planned before the first chunk (``visits``; with only a time limit,
+the agent's default visits, searched on by the interior rule if time is left). The analysis then
+lists Sequential Halving's move first and gives each candidate's improved policy pi' as its ``prior``.
 """
 from __future__ import annotations
 
@@ -43,6 +48,10 @@ class MctsAgent:
     def genmove(self, game: Game, visits: int | None = None, seconds: float | None = None) -> Analysis:
         budget = visits if visits is not None else (None if seconds is not None else self.visits)
         self._sync(game)
+        if self.search.gumbel:  # a plan of new simulations; the budget becomes the root visits to reach
+            budget_or_default = budget if budget is not None else self.visits
+            target = self.search.start_gumbel(0, max(budget_or_default, 1))
+            budget = target if budget is not None else None
         start = time.perf_counter()
         while True:
             done = self.search.root_visits(0)
@@ -85,9 +94,13 @@ class MctsAgent:
     def _analysis(self, game: Game) -> Analysis:
         stats = self.search.stats(0)
         order = [int(m) for m in np.argsort(-stats.visits, kind="stable") if stats.visits[m] > 0]
+        priors = stats.priors
+        if stats.improved_policy is not None:  # Gumbel: its choice first, and pi' shown as the prior
+            priors = stats.improved_policy
+            order.sort(key=lambda m: m != stats.best_move)  # a stable sort keeps the rest by visits
         candidates = tuple(
             Candidate(move=m, visits=int(stats.visits[m]), winrate=value_to_winrate(float(stats.q[m])),
-                      prior=float(stats.priors[m]), pv=tuple(self.search.principal_variation(0, m)))
+                      prior=float(priors[m]), pv=tuple(self.search.principal_variation(0, m)))
             for m in order)
         best = order[0] if order else game.size * game.size
         return Analysis(move=best, winrate=value_to_winrate(stats.value), visits=stats.total_visits,

@@ -42,6 +42,7 @@ FeatureSet = Literal["agz", "rich"]
 Device = Literal["auto", "cpu", "cuda"]
 Optimizer = Literal["sgd", "adamw"]
 LrSchedule = Literal["constant", "cosine", "step"]
+SearchAlgorithm = Literal["puct", "gumbel"]
 
 MAX_BOARD_SIZE = 25  # GTP's column letters (A..Z without I) name at most 25 columns
 
@@ -205,8 +206,15 @@ class ModelConfig(_Section):
 
 @dataclass(frozen=True)
 class SearchConfig(_Section):
-    """Monte-Carlo tree search (PUCT with virtual loss) used by self-play and play."""
+    """Monte-Carlo tree search (PUCT or Gumbel, with virtual loss) used by self-play and play."""
 
+    algorithm: SearchAlgorithm = option(
+        "puct", "puct (AlphaZero: visit counts choose the move and are the policy target) or gumbel "
+        "(Gumbel AlphaZero: Sequential Halving at the root, the improved policy is the target).")
+    gumbel_considered: int = option(
+        16, "Gumbel: root moves considered by Sequential Halving (m; the top m by noise + logits).", ge=1)
+    c_visit: float = option(50.0, "Gumbel: sigma(q) = (c_visit + max visits of a child) * c_scale * q.", ge=0)
+    c_scale: float = option(1.0, "Gumbel: scale of the completed Q values in sigma(q) (see c_visit).", gt=0)
     num_simulations: int = option(200, "Simulations (leaf evaluations) per move of a full search.", ge=1)
     c_puct: float = option(1.25, "Exploration constant of the PUCT formula (c_init in AlphaZero).", gt=0)
     c_puct_base: float = option(19652.0, "Visit count scale of AlphaZero's log growth term.", gt=0)

@@ -7,6 +7,9 @@ One round for a range of games [g0, g1):
   ``apply_games`` expands each evaluated leaf with the network's priors and backs its value up.
 A game stops gathering once its root visits plus pending leaves reach its target, or when a walk
 ends on a leaf that is already pending (a collision: its tree is too narrow for more leaves now).
+Walks choose children by PUCT (tree.py) or by Gumbel search (gumbel.py), as params[P_ALGORITHM] says;
+Gumbel's root reads its slot's plan: noise g per move (``gumbel``), each move's visits when the search
+started (``base``) and its simulation budget (``budget``).
 """
 from __future__ import annotations
 
@@ -15,15 +18,19 @@ from numba import njit, prange
 
 from alphago_lite.go import core
 from alphago_lite.net.features import encode_into
+from alphago_lite.search import gumbel
 from alphago_lite.search.tree import (
     EXPANDED,
     F_TERMINAL,
+    F_VALUE,
     FRESH,
+    GUMBEL,
     I_MOVE,
     I_N,
     I_STATUS,
     I_VL,
     M_ROOT,
+    P_ALGORITHM,
     P_KOMI,
     P_PASS_ONLY_WHEN_NEEDED,
     PENDING,
@@ -61,15 +68,25 @@ NEW_LEAF, SCORED, COLLISION = 0, 1, 2
 
 
 @njit(cache=True, nogil=True)
-def descend(ti, tf, root, root_state, wstate, whist, params, scratch):
-    """Walk from the root to a leaf by PUCT, replaying the moves on wstate/whist (a copy of the root
+def choose_child(ti, tf, node, root, params, gumbel_row, base_row, budget, scratch):
+    """The child a walk goes to next: PUCT's, or Gumbel's (Sequential Halving at the root)."""
+    if params[P_ALGORITHM] != GUMBEL:
+        return select_child(ti, tf, node, params, scratch)
+    if node == root:
+        return gumbel.select_root(ti, tf, node, params, gumbel_row, base_row, budget, scratch)
+    return gumbel.select_interior(ti, tf, node, params, scratch)
+
+
+@njit(cache=True, nogil=True)
+def descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget, scratch):
+    """Walk from the root to a leaf (``choose_child``), replaying the moves on wstate/whist (a copy of the root
     position with its history), and put virtual loss on the leaf. Returns (what, node): NEW_LEAF (now
     PENDING: the caller evaluates it), SCORED (a finished game: scored by the rules and backed up at
     once) or COLLISION (the walk ended on a leaf already pending: nothing changed)."""
     wstate[:] = root_state
     node = root
     while ti[node, I_STATUS] == EXPANDED:
-        node = select_child(ti, tf, node, params, scratch)
+        node = choose_child(ti, tf, node, root, params, gumbel_row, base_row, budget, scratch)
         core.apply_move(wstate, whist, ti[node, I_MOVE])
     status = ti[node, I_STATUS]
     if status == PENDING:
@@ -100,8 +117,8 @@ def encode_leaf(wstate, whist, params, fs_id, legal_row, planes_row):
 
 
 @njit(cache=True, nogil=True)
-def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, params, fs_id,
-                   max_leaves, planes, legal, leaf_nodes, row0, scratch):
+def collect_leaves(ti, tf, meta, root_state, root_hist, target, gumbel_row, base_row, budget, wstate, whist,
+                   params, fs_id, max_leaves, planes, legal, leaf_nodes, row0, scratch):
     """Gather up to max_leaves new leaves of one game into rows row0.. of the batch buffers.
     Returns the number of rows written."""
     t = root_state[core.H_MOVE_NUMBER]
@@ -111,7 +128,8 @@ def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, p
     for _ in range(max_leaves):
         if ti[root, I_N] + ti[root, I_VL] >= target:
             break
-        what, node = descend(ti, tf, root, root_state, wstate, whist, params, scratch)
+        what, node = descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget,
+                             scratch)
         if what == COLLISION:
             break
         if what == NEW_LEAF:
@@ -122,8 +140,8 @@ def collect_leaves(ti, tf, meta, root_state, root_hist, target, wstate, whist, p
 
 
 @njit(cache=True, nogil=True)
-def select_leaves(ti, tf, meta, root_state, root_hist, target, params, max_leaves, wstates, whists,
-                  leaf_nodes, leaf_games, scratch):
+def select_leaves(ti, tf, meta, root_state, root_hist, target, gumbel_row, base_row, budget, params,
+                  max_leaves, wstates, whists, leaf_nodes, leaf_games, scratch):
     """collect_leaves for one game, without encoding: leaf k's position is left in wstates[k] and
     whists[k] for encode_leaves, which several threads share. Returns the number of leaves."""
     t = root_state[core.H_MOVE_NUMBER]
@@ -133,7 +151,8 @@ def select_leaves(ti, tf, meta, root_state, root_hist, target, params, max_leave
         if ti[root, I_N] + ti[root, I_VL] >= target:
             break
         whists[count, :t + 1] = root_hist[:t + 1]
-        what, node = descend(ti, tf, root, root_state, wstates[count], whists[count], params, scratch)
+        what, node = descend(ti, tf, root, root_state, wstates[count], whists[count], params, gumbel_row,
+                             base_row, budget, scratch)
         if what == COLLISION:
             break
         if what == NEW_LEAF:
@@ -151,16 +170,16 @@ def encode_leaves(wstates, whists, count, params, fs_id, planes, legal):
 
 
 @njit(cache=True, nogil=True)
-def collect_games(ti, tf, meta, root_states, root_hists, targets, g0, g1, wstate, whist, params,
-                  fs_id, max_leaves, planes, legal, leaf_nodes, leaf_games, row0, scratch):
+def collect_games(ti, tf, meta, root_states, root_hists, targets, gumbels, bases, budgets, g0, g1, wstate,
+                  whist, params, fs_id, max_leaves, planes, legal, leaf_nodes, leaf_games, row0, scratch):
     """collect_leaves for games g0..g1-1 into consecutive rows from row0; returns rows written."""
     row = row0
     for g in range(g0, g1):
         if targets[g] <= 0:
             continue
-        count = collect_leaves(ti[g], tf[g], meta[g], root_states[g], root_hists[g], targets[g],
-                               wstate, whist, params, fs_id, max_leaves, planes, legal, leaf_nodes,
-                               row, scratch)
+        count = collect_leaves(ti[g], tf[g], meta[g], root_states[g], root_hists[g], targets[g], gumbels[g],
+                               bases[g], budgets[g], wstate, whist, params, fs_id, max_leaves, planes, legal,
+                               leaf_nodes, row, scratch)
         for r in range(row, row + count):
             leaf_games[r] = g
         row += count
@@ -174,6 +193,7 @@ def apply_games(ti, tf, meta, leaf_games, leaf_nodes, legal, policy, values, row
     for r in rows:
         g = leaf_games[r]
         node = leaf_nodes[r]
+        tf[g][node, F_VALUE] = values[r - offset]  # the raw value (Gumbel's mixed value reads it)
         if not expand(ti[g], tf[g], meta[g], node, legal[r], policy[r - offset]):
             ti[g][node, I_STATUS] = FRESH  # tree full: stays a leaf, evaluated again if reached
         backup(ti[g], tf[g], node, values[r - offset])

@@ -1,4 +1,4 @@
-"""``BatchedSearch``: PUCT search over many games at once, with two batches of leaves in flight.
+"""``BatchedSearch``: PUCT or Gumbel search over many games at once, with two batches of leaves in flight.
 
 Each game slot holds a root position (copied from a ``Game``) and a tree. ``search(targets)`` runs
 rounds until every slot's root has its target visits:
@@ -12,6 +12,12 @@ search). With ``threads > 1`` the slots are split into ranges, and each thread r
 its own range with its own share of both batches (the kernels are compiled with ``nogil``): threads
 never wait for each other, only for their own evaluations. A single slot is the low-latency mode for
 play: both batches then come from one tree, kept apart by virtual loss.
+
+Gumbel search (``cfg.algorithm == "gumbel"``, see gumbel.py) plans each slot's search before it runs:
+``start_gumbel(slot, n, rng)`` fixes its n simulations (child visits, on top of any reused ones) and
+its root noise, and returns the root visits that ``search`` must reach. A slot that ``search`` finds
+without a plan gets a noise-free one for the visits its target asks for. The plan ends when the root
+changes (``set_root``, ``advance``); visits beyond it follow the interior rule at the root too.
 """
 from __future__ import annotations
 
@@ -27,7 +33,7 @@ from alphago_lite.config import SearchConfig
 from alphago_lite.go import Game, core
 from alphago_lite.net.evaluator import Evaluator
 from alphago_lite.net.features import get_feature_set
-from alphago_lite.search import kernels, tree
+from alphago_lite.search import gumbel, kernels, tree
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,8 @@ class RootStats:
     q: np.ndarray             # float32 [N+1] mean value of each root move for the player to move
     value: float              # root value for the player to move, in [-1, 1]
     total_visits: int
+    best_move: int = -1       # the move to play: the most visited (PUCT), Sequential Halving's (Gumbel)
+    improved_policy: np.ndarray | None = None  # float32 [N+1] pi' (Gumbel only): the policy target
 
 
 def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
@@ -49,6 +57,10 @@ def params_vector(cfg: SearchConfig, komi: float) -> np.ndarray:
     params[tree.P_VIRTUAL_LOSS] = cfg.virtual_loss
     params[tree.P_KOMI] = komi
     params[tree.P_PASS_ONLY_WHEN_NEEDED] = 1.0 if cfg.pass_only_when_needed else 0.0
+    params[tree.P_ALGORITHM] = tree.GUMBEL if cfg.algorithm == "gumbel" else tree.PUCT
+    params[tree.P_CONSIDERED] = cfg.gumbel_considered
+    params[tree.P_C_VISIT] = cfg.c_visit
+    params[tree.P_C_SCALE] = cfg.c_scale
     return params
 
 
@@ -75,6 +87,12 @@ class BatchedSearch:
         self.root_states = np.zeros((slots, core.state_length(size)), np.int32)
         self.root_hists = np.zeros((slots, max_moves + 2, 4), np.uint64)
         self.max_moves = max_moves
+        self.gumbel = cfg.algorithm == "gumbel"
+        # each slot's Gumbel plan (see the module docstring): noise g per move, visits per move when the
+        # search started, simulations of the search (0: no plan)
+        self.root_gumbel = np.zeros((slots, self.moves), np.float64)
+        self.root_base = np.zeros((slots, self.moves), np.int64)
+        self.root_budget = np.zeros(slots, np.int64)
         fs = get_feature_set(evaluator.feature_set)
         self.fs_id = fs.kernel_id if evaluator.needs_planes else -1
         rows = slots * self.leaves
@@ -110,6 +128,7 @@ class BatchedSearch:
                              f"{self.max_moves}")
         self.root_states[slot] = state
         self.root_hists[slot, :t + 1] = hist[:t + 1]
+        self._drop_plan(slot)
         if not keep_tree:
             tree.clear(self.ti[slot], self.tf[slot], self.meta[slot])
 
@@ -136,12 +155,48 @@ class BatchedSearch:
         priors = self.tf[slot, first:first + count, tree.F_P]
         self.tf[slot, first:first + count, tree.F_P] = (1 - weight) * priors + weight * noise
 
+    # ------------------------------------------------------------------------ gumbel plan ---
+    def start_gumbel(self, slot: int, simulations: int, rng: np.random.Generator | None = None) -> int:
+        """Plan a Gumbel search of ``simulations`` child visits at this slot's root, with Gumbel noise
+        from ``rng`` (self-play) or none (play). Returns the root visits ``search`` must reach: those
+        already there, plus the root's own evaluation when it has none yet, plus ``simulations``."""
+        if not self.gumbel:
+            raise ValueError("start_gumbel needs search.algorithm 'gumbel', this search runs "
+                             f"{self.cfg.algorithm!r}")
+        if simulations < 1:
+            raise ValueError(f"a Gumbel search needs at least 1 simulation, got {simulations}")
+        self._drop_plan(slot)
+        root = self.meta[slot, tree.M_ROOT]
+        first, count = self.ti[slot, root, tree.I_FIRST], max(self.ti[slot, root, tree.I_NCHILD], 0)
+        kids = np.arange(first, first + count)
+        self.root_base[slot, self.ti[slot, kids, tree.I_MOVE]] = self.ti[slot, kids, tree.I_N]
+        if rng is not None:
+            self.root_gumbel[slot] = rng.gumbel(size=self.moves)
+        self.root_budget[slot] = simulations
+        own_evaluation = 0 if self.root_expanded(slot) else 1
+        return self.root_visits(slot) + own_evaluation + simulations
+
+    def _drop_plan(self, slot: int) -> None:
+        self.root_gumbel[slot] = 0.0
+        self.root_base[slot] = 0
+        self.root_budget[slot] = 0
+
+    def _plan_unplanned(self, targets: np.ndarray) -> None:
+        """A noise-free plan for each slot searched without one, spending what its target asks for."""
+        for slot in np.flatnonzero((targets > 0) & (self.root_budget == 0)):
+            own_evaluation = 0 if self.root_expanded(slot) else 1
+            simulations = int(targets[slot]) - self.root_visits(slot) - own_evaluation
+            if simulations > 0:
+                self.start_gumbel(int(slot), simulations)
+
     # ---------------------------------------------------------------------------- search ---
     def search(self, targets: np.ndarray) -> None:
         """Run until each slot's root has ``targets[slot]`` visits (0: leave the slot alone).
         Each search thread runs its own pipeline over its range of slots, with no barrier between the
         threads: one that finishes a round early goes on instead of waiting for the other."""
         targets = np.asarray(targets, np.int64)
+        if self.gumbel:
+            self._plan_unplanned(targets)
         self._failed.clear()
         others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
@@ -186,9 +241,9 @@ class BatchedSearch:
             count = self._collect_one_game_threaded(targets, planes, legal, nodes, games, scores)
         else:
             count = kernels.collect_games(
-                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, g0, g1,
-                wstate, whist, self.params, self.fs_id, self.leaves, planes, legal, nodes, games,
-                row0, scores)
+                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, self.root_gumbel,
+                self.root_base, self.root_budget, g0, g1, wstate, whist, self.params, self.fs_id, self.leaves,
+                planes, legal, nodes, games, row0, scores)
         if count == 0:
             return None
         rows = slice(row0, row0 + count)
@@ -201,8 +256,9 @@ class BatchedSearch:
     def _collect_one_game_threaded(self, targets, planes, legal, nodes, games, scores) -> int:
         """The single game's leaves: walked in this thread, encoded by ``leaf_threads`` threads."""
         count = kernels.select_leaves(self.ti[0], self.tf[0], self.meta[0], self.root_states[0],
-                                      self.root_hists[0], targets[0], self.params, self.leaves,
-                                      self.leaf_states, self.leaf_hists, nodes, games, scores)
+                                      self.root_hists[0], targets[0], self.root_gumbel[0], self.root_base[0],
+                                      self.root_budget[0], self.params, self.leaves, self.leaf_states,
+                                      self.leaf_hists, nodes, games, scores)
         if count:
             numba.set_num_threads(min(self.leaf_threads, numba.config.NUMBA_NUM_THREADS))
             kernels.encode_leaves(self.leaf_states, self.leaf_hists, count, self.params, self.fs_id,
@@ -230,7 +286,18 @@ class BatchedSearch:
             n = np.maximum(ti[kids, tree.I_N], 1)
             q[moves] = tf[kids, tree.F_W] / n
         n_root = max(int(ti[root, tree.I_N]), 1)
-        return RootStats(visits, priors, q, float(-tf[root, tree.F_W] / n_root), int(ti[root, tree.I_N]))
+        value = float(-tf[root, tree.F_W] / n_root)
+        if not self.gumbel:
+            return RootStats(visits, priors, q, value, int(ti[root, tree.I_N]), int(np.argmax(visits)))
+        improved = np.zeros(self.moves, np.float32)
+        scratch = np.zeros(self.moves, np.float64)
+        if count:
+            gumbel.improved_policy(ti, tf, root, self.params, scratch)
+            improved[ti[first:first + count, tree.I_MOVE]] = scratch[:count]
+        best = gumbel.choose_move(ti, tf, root, self.params, self.root_gumbel[slot], self.root_base[slot],
+                                  scratch)
+        return RootStats(visits, priors, q, value, int(ti[root, tree.I_N]),
+                         int(best) if best >= 0 else int(np.argmax(visits)), improved)
 
     def principal_variation(self, slot: int, move: int, max_length: int = 20) -> list[int]:
         child = tree.child_for_move(self.ti[slot], self.meta[slot], move)

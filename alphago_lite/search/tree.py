@@ -9,10 +9,11 @@ Symbols (the paper's, used only inside alphago_lite/search):
   c_puct   exploration constant, with AlphaZero's growth term when enabled:
            c(s) = c_puct + log((1 + N(s) + c_base) / c_base)
   U(s, a)  c(s) * P(s, a) * sqrt(N(s)) / (1 + N(s, a))
+  V(s)     the network's value of s for the player to move at s (its raw value)  tf[s, F_VALUE]
 Selection maximises Q + U. First-play urgency (Leela Zero): an unvisited child's Q is the parent's Q
-minus fpu_reduction * sqrt(sum of P over visited children).
+minus fpu_reduction * sqrt(sum of P over visited children). Gumbel search selects differently (gumbel.py).
 
-A tree is ``ti`` int32 [capacity, 7] and ``tf`` float64 [capacity, 3] plus ``meta`` int64 [2]
+A tree is ``ti`` int32 [capacity, 7] and ``tf`` float64 [capacity, 4] plus ``meta`` int64 [2]
 (root id, nodes used). Children of a node are consecutive ids ``first .. first + nchild``. Node 0 is
 unused so that 0 can never be mistaken for a child block of an unexpanded node. Many trees (one per
 game) are stacked along a leading axis: ``ti[g]`` is game g's tree.
@@ -25,19 +26,21 @@ import numpy as np
 from numba import njit
 
 I_PARENT, I_MOVE, I_FIRST, I_NCHILD, I_N, I_VL, I_STATUS = range(7)
-F_W, F_P, F_TERMINAL = range(3)
+F_W, F_P, F_TERMINAL, F_VALUE = range(4)
 M_ROOT, M_USED = 0, 1
 
 FRESH, PENDING, EXPANDED, TERMINAL = 0, 1, 2, 3
 
-# positions in the params vector handed to kernels (built by SearchParams.as_array)
-P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI, P_PASS_ONLY_WHEN_NEEDED = range(7)
-NUM_PARAMS = 7
+# positions in the params vector handed to kernels (built by searcher.params_vector)
+(P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI, P_PASS_ONLY_WHEN_NEEDED,
+ P_ALGORITHM, P_CONSIDERED, P_C_VISIT, P_C_SCALE) = range(11)
+NUM_PARAMS = 11
+PUCT, GUMBEL = 0, 1  # values of params[P_ALGORITHM]
 
 
 def new_trees(games: int, capacity: int):
     ti = np.zeros((games, capacity, 7), np.int32)
-    tf = np.zeros((games, capacity, 3), np.float64)
+    tf = np.zeros((games, capacity, 4), np.float64)
     meta = np.zeros((games, 2), np.int64)
     for g in range(games):
         clear(ti[g], tf[g], meta[g])
@@ -125,9 +128,8 @@ def expand(ti, tf, meta, node, legal_row, policy_row):
             ti[k, I_PARENT] = node
             ti[k, I_MOVE] = m
             ti[k, I_FIRST] = -1
-            tf[k, F_W] = 0.0
+            tf[k, :] = 0.0
             tf[k, F_P] = policy_row[m] / total if total > 0 else 1.0 / count
-            tf[k, F_TERMINAL] = 0.0
             k += 1
     ti[node, I_FIRST] = first
     ti[node, I_NCHILD] = count
