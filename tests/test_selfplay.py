@@ -1,4 +1,5 @@
-"""Self-play: complete legal games with correct results, temperature and noise only where they belong."""
+"""Self-play: complete legal games with correct results, temperature and noise only where they belong;
+Gumbel search's improved-policy targets; the final ownership in every record."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,7 @@ from alphago_lite.net.evaluator import InProcessEvaluator, UniformEvaluator
 from alphago_lite.net.features import get_feature_set
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.selfplay.player import SelfPlayer, play_games
-from alphago_lite.selfplay.records import decode_record, encode_record, replay_record
+from alphago_lite.selfplay.records import area_ownership, decode_record, encode_record, replay_record
 
 
 def config(*overrides):
@@ -106,3 +107,55 @@ def test_resignation_ends_the_game_unless_disabled_for_it():
     never = config("search.resign_threshold=1.0", "search.resign_disabled_fraction=1", "game.max_moves=6")
     record = play_games(uniform(), never, 1, seed=0)[0]
     assert record.resign_disabled and record.resigned == 0 and len(record.moves) == 6
+
+
+# ------------------------------------------------------------------ Gumbel, ownership ---
+
+def test_every_record_stores_the_final_area_ownership():
+    record = play_games(uniform(), config("search.resign_threshold=-1"), 1, seed=4)[0]
+    game = replay_record(record)
+    owner = np.array(record.ownership).reshape(5, 5)
+    np.testing.assert_array_equal(owner, area_ownership(game.board))
+    komi_free_score = (owner == 1).sum() - (owner == -1).sum()
+    assert komi_free_score - record.komi == game.score()
+
+
+def gumbel_config(*overrides):
+    return config("search.algorithm=gumbel", "search.num_simulations=16", "search.gumbel_considered=4",
+                  "search.resign_threshold=-1", *overrides)
+
+
+def test_gumbel_self_play_trains_on_the_improved_policy():
+    cfg = gumbel_config("search.reuse_tree=false")
+    records = play_games(uniform(), cfg, 2, seed=5)
+    for record in records:
+        game = replay_record(record)  # legal throughout
+        assert game.is_over and record.result == game.result()
+        for i in range(len(record.moves)):
+            assert sum(record.visit_counts[i]) == 16  # exactly n simulations, the root's own not counted
+            assert record.policy_target(i).sum() == pytest.approx(1.0, abs=1e-4)
+        # the first move: value 0 everywhere, so pi' is the prior, uniform over all 25 points, although
+        # only the 4 considered moves were visited
+        np.testing.assert_allclose(record.policy_target(0)[:25], 1 / 25, atol=1e-4)
+        assert len(record.visit_moves[0]) == 4
+    assert records[0].moves != records[1].moves  # Gumbel noise samples the moves
+
+
+def test_gumbel_self_play_with_tree_reuse_and_cheap_searches():
+    cfg = gumbel_config("selfplay.full_search_prob=0.5", "selfplay.cheap_simulations=4")
+    record = play_games(uniform(), cfg, 1, seed=6)[0]
+    assert replay_record(record).is_over
+    assert 0 < sum(record.full_search) < len(record.moves)
+    for i, full in enumerate(record.full_search):
+        assert sum(record.visit_counts[i]) >= (16 if full else 4)  # reused visits come on top
+        assert bool(record.policy_weights[i]) == full  # cheap searches record no target
+    assert decode_record(encode_record(record)) == record
+
+
+def test_gumbel_self_play_with_two_search_threads():
+    cfg = gumbel_config("search.threads=2", "selfplay.games_per_worker=4", "search.reuse_tree=false")
+    records = play_games(uniform(), cfg, 4, seed=7)
+    assert len(records) == 4
+    for record in records:
+        assert replay_record(record).is_over
+        assert all(sum(counts) == 16 for counts in record.visit_counts)

@@ -1,8 +1,12 @@
 """Self-play: many games advanced together by one ``BatchedSearch``, each finished game a ``GameRecord``.
 
-Per move, each game gets either a full search (Dirichlet noise at the root, recorded as a training
-target) or, with playout-cap randomisation, a cheap one (no noise, not trained on). The first
-``temperature_moves`` moves are sampled from the visit counts, later ones are the most visited move.
+Per move, each game gets either a full search (root noise, recorded as a training target) or, with
+playout-cap randomisation, a cheap one (no noise, not trained on).
+PUCT: Dirichlet noise; the first ``temperature_moves`` moves are sampled from the visit counts, later
+ones are the most visited move; the policy target is the visit distribution.
+Gumbel: Gumbel noise at the root of every full search, which also samples the move that Sequential
+Halving plays (so no temperature); a cheap search plays greedily; the policy target is the improved
+policy pi'. Every record stores the final ownership (Tromp-Taylor area of the final position).
 A game resigns when its root value falls below ``resign_threshold``, except in the share of games
 (``resign_disabled_fraction``) that never resign, which measure how often resigning would be wrong.
 """
@@ -16,7 +20,7 @@ import numpy as np
 from alphago_lite.config import Config, resolved_dirichlet_alpha, resolved_max_moves, resolved_temperature_moves
 from alphago_lite.go import Game
 from alphago_lite.search import BatchedSearch
-from alphago_lite.selfplay.records import GameRecord
+from alphago_lite.selfplay.records import GameRecord, area_ownership, sparse_policy
 
 
 @dataclass
@@ -28,6 +32,11 @@ class _Slot:
     visit_counts: list = field(default_factory=list)
     root_values: list = field(default_factory=list)
     full_search: list = field(default_factory=list)
+    policy_moves: list = field(default_factory=list)    # Gumbel only: pi' of full searches ...
+    policy_weights: list = field(default_factory=list)  # ... as sparse_policy gives it, () otherwise
+
+
+_PER_MOVE = ("visit_moves", "visit_counts", "root_values", "full_search", "policy_moves", "policy_weights")
 
 
 class SelfPlayer:
@@ -73,8 +82,30 @@ class SelfPlayer:
 
     def _step(self, active: dict[int, _Slot]) -> list[tuple[int, GameRecord]]:
         """One move in every active game; returns the games that ended."""
-        sp, sc = self.cfg.selfplay, self.cfg.search
+        sp = self.cfg.selfplay
         full = {i: bool(self.rng.random() < sp.full_search_prob) for i in active}
+        targets = self._gumbel_targets(active, full) if self.search.gumbel else self._puct_targets(active, full)
+        self.search.search(targets)
+        ended = []
+        for i, slot in active.items():
+            stats = self.search.stats(i)
+            game = slot.game
+            self._note_search(slot, stats, full[i])
+            if stats.value < self.cfg.search.resign_threshold and not slot.resign_disabled:
+                for name in _PER_MOVE:
+                    getattr(slot, name).pop()  # resigning is not a move to learn from
+                game.resign()
+            else:
+                move = stats.best_move if self.search.gumbel else self._choose(stats.visits, game.move_number)
+                game.play(move)
+                slot.moves.append(move)
+                self.search.advance(i, game, move)
+            if game.is_over:
+                ended.append((i, self._record(slot)))
+        return ended
+
+    def _puct_targets(self, active: dict[int, _Slot], full: dict[int, bool]) -> np.ndarray:
+        sp, sc = self.cfg.selfplay, self.cfg.search
         # a full search adds noise to an expanded root: expand fresh roots first
         fresh = np.zeros(self.slots, np.int64)
         for i in active:
@@ -89,28 +120,27 @@ class SelfPlayer:
             sims = sc.num_simulations if full[i] else sp.cheap_simulations
             # total root visits, reused ones included; at least 2 so some child has a visit
             targets[i] = max(sims, 2)
-        self.search.search(targets)
-        ended = []
-        for i, slot in active.items():
-            stats = self.search.stats(i)
-            game = slot.game
-            searched = np.flatnonzero(stats.visits)
-            slot.visit_moves.append(tuple(int(m) for m in searched))
-            slot.visit_counts.append(tuple(int(stats.visits[m]) for m in searched))
-            slot.root_values.append(stats.value)
-            slot.full_search.append(full[i])
-            if stats.value < sc.resign_threshold and not slot.resign_disabled:
-                for name in ("visit_moves", "visit_counts", "root_values", "full_search"):
-                    getattr(slot, name).pop()  # resigning is not a move to learn from
-                game.resign()
-            else:
-                move = self._choose(stats.visits, game.move_number)
-                game.play(move)
-                slot.moves.append(move)
-                self.search.advance(i, game, move)
-            if game.is_over:
-                ended.append((i, self._record(slot)))
-        return ended
+        return targets
+
+    def _gumbel_targets(self, active: dict[int, _Slot], full: dict[int, bool]) -> np.ndarray:
+        """Plan each game's search: n new simulations, with Gumbel noise for the full ones only."""
+        sp, sc = self.cfg.selfplay, self.cfg.search
+        targets = np.zeros(self.slots, np.int64)
+        for i in active:
+            sims = sc.num_simulations if full[i] else sp.cheap_simulations
+            targets[i] = self.search.start_gumbel(i, sims, self.rng if full[i] else None)
+        return targets
+
+    def _note_search(self, slot: _Slot, stats, full: bool) -> None:
+        """Append one searched position's statistics to the game's per-move lists."""
+        searched = np.flatnonzero(stats.visits)
+        slot.visit_moves.append(tuple(int(m) for m in searched))
+        slot.visit_counts.append(tuple(int(stats.visits[m]) for m in searched))
+        slot.root_values.append(stats.value)
+        slot.full_search.append(full)
+        moves, weights = sparse_policy(stats.improved_policy) if full and self.search.gumbel else ((), ())
+        slot.policy_moves.append(moves)
+        slot.policy_weights.append(weights)
 
     def _choose(self, visits: np.ndarray, move_number: int) -> int:
         sc = self.cfg.search
@@ -128,7 +158,10 @@ class SelfPlayer:
             visit_counts=tuple(slot.visit_counts), root_values=tuple(slot.root_values),
             full_search=tuple(slot.full_search), result=g.result(), winner=int(g.winner),
             model_version=int(self.model_version()), resign_disabled=slot.resign_disabled,
-            resigned=g.resigned)
+            resigned=g.resigned,
+            policy_moves=tuple(slot.policy_moves) if self.search.gumbel else (),
+            policy_weights=tuple(slot.policy_weights) if self.search.gumbel else (),
+            ownership=tuple(int(o) for o in area_ownership(g.board).ravel()))
 
     def close(self) -> None:
         self.search.close()
