@@ -6,8 +6,15 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from alphago_lite.config import ModelConfig
-from alphago_lite.net.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint, load_model, save_checkpoint
+from alphago_lite.config import ModelConfig, load_config
+from alphago_lite.net.checkpoint import (
+    ARCH_BOUNDS,
+    FORMAT_VERSION,
+    CheckpointError,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
 from alphago_lite.net.model import PolicyValueNet, build_model
 
 
@@ -130,6 +137,43 @@ def test_missing_keys_and_mismatched_weights(saved, tmp_path):
     torch.save(payload, tmp_path / "shape.pt")
     with pytest.raises(CheckpointError, match="shape.pt: weights do not fit"):
         load_model(tmp_path / "shape.pt")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("blocks", 10**9, "arch.blocks = 1000000000 is outside 0..64"),
+    ("channels", 1025, "arch.channels = 1025 is outside 1..1024"),
+    ("board_size", 0, "arch.board_size = 0 is outside 2..25"),
+    ("in_planes", -3, "arch.in_planes = -3 is outside 1..256"),
+    ("value_hidden", 10**12, "arch.value_hidden = 1000000000000 is outside 1..4096"),
+    ("blocks", True, "arch.blocks = True is outside 0..64"),
+    ("channels", "64", "arch.channels = '64' is outside 1..1024"),
+])
+def test_architecture_fields_out_of_bounds_are_refused_before_a_net_is_built(saved, tmp_path, field, value,
+                                                                               message):
+    """The tower of 10**9 blocks would allocate memory for ever (the issue saw 45 MB/s) if it were built."""
+    _, path = saved
+    payload = torch.load(path, weights_only=True)
+    payload["arch"][field] = value
+    torch.save(payload, tmp_path / "huge.pt")
+    with pytest.raises(CheckpointError, match=f"huge.pt: {message}"):
+        load_model(tmp_path / "huge.pt")
+
+
+@pytest.mark.parametrize("config", ["tiny", "go9_cpu", "go9_gpu", "go19_cluster"])
+def test_arch_bounds_admit_the_nets_the_configs_train(config):
+    model = load_config(f"configs/{config}.yaml").model
+    for field in ("blocks", "channels", "value_hidden"):
+        low, high = ARCH_BOUNDS[field]
+        assert low <= getattr(model, field) <= high, field
+
+
+def test_an_arch_that_is_not_a_dict_is_refused(saved, tmp_path):
+    _, path = saved
+    payload = torch.load(path, weights_only=True)
+    payload["arch"] = [6, 64]
+    torch.save(payload, tmp_path / "list.pt")
+    with pytest.raises(CheckpointError, match="list.pt: arch is a list, not a dict"):
+        load_model(tmp_path / "list.pt")
 
 
 def test_mismatched_board_size_or_feature_set(saved):

@@ -15,12 +15,15 @@ A checkpoint file is ``torch.save`` of one plain dict (no pickled classes), so i
 
 Writes go to a temporary file in the same directory, are fsynced, then ``os.replace``d over the
 target, so a crash never leaves a half-written checkpoint under the real name.
-Every problem on load raises ``CheckpointError`` naming the file and what is wrong.
+Every problem on load raises ``CheckpointError`` naming the file and what is wrong; the architecture
+fields are checked against ``ARCH_BOUNDS`` before any net is built, so that a damaged or hostile file
+(``arch.blocks = 10**9``) is refused at once instead of allocating memory for ever.
 """
 
 from __future__ import annotations
 
 import os
+import reprlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,14 +31,25 @@ from typing import Any
 
 import torch
 
+from alphago_lite.errors import UserError
+from alphago_lite.go.coords import MAX_SIZE, MIN_SIZE
 from alphago_lite.net.model import PolicyValueNet
 
 FORMAT_NAME = "alphago_lite.checkpoint"
 FORMAT_VERSION = 1
 _REQUIRED_KEYS = ("format", "format_version", "arch", "model_state", "feature_set", "board_size", "step")
+ARCH_BOUNDS = {
+    "board_size": (MIN_SIZE, MAX_SIZE),  # the sizes the rules engine plays
+    "in_planes": (1, 256),               # feature sets have 17 to a few dozen planes
+    "blocks": (0, 64),                   # the tower; 0 is a valid (stem and heads only) net
+    "channels": (1, 1024),
+    "value_hidden": (1, 4096),
+}
+"""Inclusive bounds of a checkpoint's integer architecture fields (64 blocks of 1024 channels is a net
+of about 1.2 billion weights, far above any this project trains)."""
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError):
     """A checkpoint file that is missing, unreadable, of another format, or not the one expected."""
 
 
@@ -128,6 +142,7 @@ def load_checkpoint(
     missing = [k for k in _REQUIRED_KEYS if k not in payload]
     if missing:
         raise CheckpointError(f"checkpoint {path}: missing keys {missing}")
+    check_arch(path, payload["arch"])
 
     meta = CheckpointMeta(
         path=str(path),
@@ -146,6 +161,19 @@ def load_checkpoint(
         raise CheckpointError(
             f"checkpoint {path}: trained with feature set {meta.feature_set!r}, expected {expect_feature_set!r}")
     return payload["model_state"], meta
+
+
+def check_arch(path: str | os.PathLike, arch: object) -> None:
+    """CheckpointError naming the field when ``arch`` is not a dict or a field is outside ``ARCH_BOUNDS``."""
+    if not isinstance(arch, dict):
+        raise CheckpointError(f"checkpoint {path}: arch is a {type(arch).__name__}, not a dict")
+    for name, (low, high) in ARCH_BOUNDS.items():
+        if name not in arch:
+            continue  # a missing required field is reported when the net is built
+        value = arch[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise CheckpointError(f"checkpoint {path}: arch.{name} = {reprlib.repr(value)} is outside "
+                                  f"{low}..{high}")
 
 
 def load_model(
