@@ -1,7 +1,13 @@
 """One training step of the policy/value net, its optimizer and learning-rate schedule (no Ray).
 
-loss = cross_entropy(policy_logits, visit_distribution) + value_loss_weight * mse(value, outcome)
-with weight decay applied by the optimizer (SGD with momentum, or AdamW).
+loss = cross_entropy(policy_logits, policy_target) + value_loss_weight * mse(value, outcome)
+       [+ ownership loss, when the net has an ownership head and the batch brings ownership targets]
+with weight decay applied by the optimizer (SGD with momentum, or AdamW). The policy target is the
+visit distribution (PUCT) or the improved policy pi' (Gumbel).
+Ownership loss, as KataGo's: OWNERSHIP_WEIGHT / (S*S) times the sum over the points of the binary
+cross-entropy between (1 + target) / 2 and (1 + predicted) / 2 (target +1 / -1 / 0: owned by the
+player to move / by the opponent / neither); averaged over the batch, rows with mask 0 (games recorded
+without ownership) counting as zero.
 """
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from alphago_lite.config import LearnerConfig
+from alphago_lite.net.model import PolicyValueNet
+
+OWNERSHIP_WEIGHT = 1.5  # KataGo's weight of the ownership loss, spread over the board's points
 
 
 def learning_rate(cfg: LearnerConfig, step: int) -> float:
@@ -40,22 +49,47 @@ class Trainer:
         self.optimizer = build_optimizer(self.model, cfg)
         self.autocast = self.device.type == "cuda" and cfg.mixed_precision
 
-    def train_step(self, planes: np.ndarray, policy: np.ndarray, value: np.ndarray) -> dict:
-        """planes uint8 [B,C,S,S], policy float32 [B,A] (visit distributions), value float32 [B]."""
+    def train_step(self, planes: np.ndarray, policy: np.ndarray, value: np.ndarray,
+                   ownership: np.ndarray | None = None, ownership_mask: np.ndarray | None = None) -> dict:
+        """planes uint8 [B,C,S,S], policy float32 [B,A] (policy targets), value float32 [B]; optional
+        ownership float32 [B,S,S] for the player to move and its mask float32 [B] (replay.sample)."""
         self.model.train()
         for group in self.optimizer.param_groups:
             group["lr"] = learning_rate(self.cfg, self.step)
         x = torch.from_numpy(np.array(planes, np.uint8)).to(self.device, non_blocking=True).float()
         target_pi = torch.from_numpy(np.array(policy, np.float32)).to(self.device)
         target_z = torch.from_numpy(np.array(value, np.float32)).to(self.device)
+        trains_ownership = ownership is not None and self._has_ownership_head()
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits, v = self.model(x)[:2]
+            logits, v, predicted_ownership = self.model.heads(x) if trains_ownership else (*self.model(x)[:2], None)
         policy_loss = -(target_pi * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
         value_loss = F.mse_loss(v.float(), target_z)
         loss = policy_loss + self.cfg.value_loss_weight * value_loss
+        extra = {}
+        if trains_ownership:
+            ownership_loss = self._ownership_loss(predicted_ownership.float(), ownership, ownership_mask)
+            loss = loss + ownership_loss
+            extra["ownership_loss"] = ownership_loss.item()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
         return {"loss": loss.item(), "policy_loss": policy_loss.item(), "value_loss": value_loss.item(),
-                "lr": learning_rate(self.cfg, self.step - 1)}
+                **extra, "lr": learning_rate(self.cfg, self.step - 1)}
+
+    def _has_ownership_head(self) -> bool:
+        return isinstance(self.model, PolicyValueNet) and self.model.ownership_conv is not None
+
+    def _ownership_loss(self, predicted: torch.Tensor, ownership: np.ndarray,
+                        mask: np.ndarray | None) -> torch.Tensor:
+        """KataGo's ownership term (see the module docstring) for predicted float [B,S,S] in [-1, 1]."""
+        target = torch.from_numpy(np.array(ownership, np.float32)).to(self.device)
+        rows = torch.ones(len(target), device=self.device) if mask is None else \
+            torch.from_numpy(np.array(mask, np.float32)).to(self.device)
+        # tanh can round to exactly +-1 in float32: keep both logs finite
+        p = ((1.0 + predicted) / 2.0).clamp(1e-6, 1.0 - 1e-6)
+        t = (1.0 + target) / 2.0
+        per_point = -(t * torch.log(p) + (1.0 - t) * torch.log(1.0 - p))  # [B, S, S]
+        points = target.shape[-1] * target.shape[-2]
+        per_row = OWNERSHIP_WEIGHT / points * per_point.sum(dim=(1, 2))
+        return (per_row * rows).mean()

@@ -9,6 +9,7 @@ import pytest
 from alphago_lite.config import load_config
 from alphago_lite.go import Game
 from alphago_lite.net.evaluator import UniformEvaluator
+from alphago_lite.net.symmetry import apply_to_planes, apply_to_policy
 from alphago_lite.selfplay.player import play_games
 from alphago_lite.selfplay.replay import ReplayWindow, ShardWriter, read_games, read_shard
 
@@ -89,7 +90,7 @@ def test_window_targets_match_the_records(cfg, records):
         window.add(r)
     assert window.games_seen == 3
     assert window.positions_seen == sum(r.num_training_positions for r in records)
-    for record, (planes, policies, values) in zip(records, window.games):
+    for record, (planes, policies, values, *_) in zip(records, window.games):
         full = [i for i, f in enumerate(record.full_search) if f]
         assert planes.shape == (len(full), 17, 5, 5) and planes.dtype == np.uint8
         assert policies.shape == (len(full), 26)
@@ -104,13 +105,14 @@ def test_sample_shapes_and_rows_come_from_the_window(cfg, records):
     window = ReplayWindow(dataclasses.replace(cfg.replay, symmetries=False), FEATURES, seed=2)
     for r in records:
         window.add(r)
-    planes, policy, value = window.sample(64)
+    planes, policy, value, _, _ = window.sample(64)
     assert planes.shape == (64, 17, 5, 5) and planes.dtype == np.uint8
     assert policy.shape == (64, 26) and policy.dtype == np.float32
     assert value.shape == (64,) and value.dtype == np.float32
     np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
     assert set(np.unique(value)) <= {-1.0, 1.0}
-    stored = [(p.tobytes(), pol.tobytes(), v) for g in window.games for p, pol, v in zip(*g)]
+    stored = [(p.tobytes(), pol.tobytes(), v) for g in window.games
+              for p, pol, v in zip(g.planes, g.policies, g.values)]
     for p, pol, v in zip(planes, policy, value):
         assert (p.tobytes(), pol.tobytes(), v) in stored
 
@@ -119,7 +121,7 @@ def test_sample_with_symmetries_keeps_policy_mass_and_values(cfg, records):
     window = ReplayWindow(cfg.replay, FEATURES, seed=3)
     for r in records:
         window.add(r)
-    planes, policy, value = window.sample(128)
+    planes, policy, value, _, _ = window.sample(128)
     np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
     assert set(np.unique(value)) <= {-1.0, 1.0}
     # a symmetry permutes points: each sample keeps its stone count
@@ -145,3 +147,58 @@ def test_window_grows_with_games_seen_up_to_the_cap(cfg, records):
     window2 = ReplayWindow(dataclasses.replace(replay, window_max_games=100), FEATURES)
     window2.games_seen = 10
     assert window2.window_size() == 7
+
+
+# ---------------------------------------------------------------------- ownership target ---
+
+def _stored_position(window, planes):
+    """(game, position) of the window whose planes are ``planes`` (the first such)."""
+    for g, game in enumerate(window.games):
+        for i, p in enumerate(game.planes):
+            if np.array_equal(p, planes):
+                return g, i
+    raise AssertionError("sampled planes are not in the window")
+
+
+def test_sample_gives_the_final_ownership_for_the_player_to_move(cfg, records):
+    window = ReplayWindow(dataclasses.replace(cfg.replay, symmetries=False), FEATURES, seed=4)
+    window.add(records[0])
+    planes, _, _, ownership, mask = window.sample(32)
+    assert ownership.shape == (32, 5, 5) and ownership.dtype == np.float32
+    assert mask.tolist() == [1.0] * 32
+    full = [i for i, f in enumerate(records[0].full_search) if f]
+    movers = _movers(records[0])
+    black_view = np.array(records[0].ownership, np.float32).reshape(5, 5)
+    drawn_movers = set()
+    for p, own in zip(planes, ownership):
+        _, row = _stored_position(window, p)
+        np.testing.assert_array_equal(own, movers[full[row]] * black_view)
+        drawn_movers.add(movers[full[row]])
+    assert drawn_movers == {1, -1} and black_view.any()
+
+
+def test_symmetries_turn_planes_policy_and_ownership_alike(cfg, records):
+    window = ReplayWindow(cfg.replay, FEATURES, seed=5)
+    for r in records:
+        window.add(r)
+    planes, policy, _, ownership, _ = window.sample(48)
+    for p, pol, own in zip(planes, policy, ownership):
+        matches = [(g, i, k) for g, game in enumerate(window.games) for i in range(len(game.values))
+                   for k in range(8) if np.array_equal(apply_to_planes(game.planes[i], k), p)
+                   and np.array_equal(apply_to_policy(game.policies[i], k, 5), pol)]
+        assert matches
+        assert any(np.array_equal(apply_to_planes(window.games[g].movers[i] * window.games[g].ownership, k), own)
+                   for g, i, k in matches)
+
+
+def test_games_recorded_without_ownership_train_masked(cfg, records):
+    window = ReplayWindow(dataclasses.replace(cfg.replay, symmetries=False), FEATURES, seed=6)
+    window.add(dataclasses.replace(records[0], ownership=()))  # as a version 1 record reads
+    window.add(records[1])
+    planes, _, _, ownership, mask = window.sample(64)
+    for p, own, m in zip(planes, ownership, mask):
+        g, _ = _stored_position(window, p)
+        assert m == (0.0 if g == 0 else 1.0)
+        if g == 0:
+            assert not own.any()
+    assert set(mask.tolist()) == {0.0, 1.0}

@@ -16,6 +16,7 @@ import warnings
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -127,7 +128,7 @@ class ReplayWindow:
         policies = np.stack([record.policy_target(i) for i in index]) if len(index) else \
             np.zeros((0, size * size + 1), np.float32)
         values = np.array([_outcome_for_mover(record, i) for i in index], np.float32)
-        self.games.append((planes, policies, values))
+        self.games.append(WindowGame(planes, policies, values, *_ownership_targets(record)))
         self.games_seen += 1
         self.positions_seen += len(index)
         while len(self.games) > self.window_size():
@@ -137,26 +138,54 @@ class ReplayWindow:
     def num_positions(self) -> int:
         return sum(len(g[2]) for g in self.games)
 
-    def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(planes uint8 [B,C,S,S], policy float32 [B,A], value float32 [B]) drawn uniformly over the
-        positions in the window, each under a random symmetry when enabled."""
-        sizes = np.array([len(g[2]) for g in self.games])
+    def sample(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(planes uint8 [B,C,S,S], policy float32 [B,A], value float32 [B], ownership float32 [B,S,S],
+        ownership mask float32 [B]) drawn uniformly over the positions in the window, each under a random
+        symmetry when enabled. Ownership is from the view of the player to move; a game recorded without
+        it gives zeros and mask 0."""
+        sizes = np.array([len(g.values) for g in self.games])
         if sizes.sum() == 0:
             raise ValueError("replay window holds no training positions yet")
         picks = self.rng.choice(len(sizes), size=batch_size, p=sizes / sizes.sum())
-        planes, policies, values = [], [], []
+        planes, policies, values, ownership, mask = [], [], [], [], []
         for game_index in picks:
-            g_planes, g_policy, g_values = self.games[game_index]
-            i = int(self.rng.integers(len(g_values)))
-            p, pol = g_planes[i], g_policy[i]
+            game = self.games[game_index]
+            i = int(self.rng.integers(len(game.values)))
+            p, pol = game.planes[i], game.policies[i]
+            own = game.movers[i] * game.ownership
             if self.cfg.symmetries:
                 k = int(self.rng.integers(8))
                 p = apply_to_planes(p, k)
                 pol = apply_to_policy(pol, k, p.shape[-1])
+                own = apply_to_planes(own, k)
             planes.append(p)
             policies.append(pol)
-            values.append(g_values[i])
-        return np.stack(planes), np.stack(policies).astype(np.float32), np.array(values, np.float32)
+            values.append(game.values[i])
+            ownership.append(own)
+            mask.append(game.has_ownership)
+        return (np.stack(planes), np.stack(policies).astype(np.float32), np.array(values, np.float32),
+                np.stack(ownership).astype(np.float32), np.array(mask, np.float32))
+
+
+class WindowGame(NamedTuple):
+    """One game's training positions as the window keeps them (P = its full-search positions)."""
+
+    planes: np.ndarray      # uint8 [P, C, S, S]
+    policies: np.ndarray    # float32 [P, A]
+    values: np.ndarray      # float32 [P], outcome for the player to move
+    movers: np.ndarray      # int8 [P], colour to move (1 black, -1 white)
+    ownership: np.ndarray   # int8 [S, S] final ownership from Black's view (zeros when not recorded)
+    has_ownership: bool
+
+
+def _ownership_targets(record: GameRecord) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(movers int8 [P], ownership int8 [S, S], recorded?) for a game's full-search positions; the
+    mover by the same colour alternation as ``_outcome_for_mover``."""
+    keep = [i for i, full in enumerate(record.full_search) if full]
+    movers = np.array([BLACK if i % 2 == 0 else -BLACK for i in keep], np.int8)
+    if not record.has_ownership:
+        return movers, np.zeros((record.size, record.size), np.int8), False
+    return movers, record.ownership_for_mover(BLACK).astype(np.int8), True
 
 
 def _outcome_for_mover(record: GameRecord, i: int) -> float:
