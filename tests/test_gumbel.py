@@ -322,3 +322,25 @@ def test_the_play_agent_finds_the_capture_and_shows_the_improved_policy():
     analysis = agent.think(game, 40)
     assert analysis.visits == 49 and agent.search.pending_virtual_loss(0) == 0
     assert math.isclose(sum(c.visits for c in analysis.candidates), 48)
+
+
+# ------------------------------------------------------------------ evaluation matches ---
+
+def test_puct_reports_the_most_visited_move_as_its_best():
+    search = BatchedSearch(AreaValue(prior_away_from_the_capture(), 0.5), SearchConfig(), slots=1, size=5, komi=0.5,
+                           max_moves=3, max_simulations=64)
+    search.set_root(0, game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=3))
+    search.search(np.array([64]))
+    stats = search.stats(0)
+    assert stats.best_move == int(np.argmax(stats.visits)) and stats.improved_policy is None
+
+
+def test_an_evaluation_match_with_gumbel_search_plays_every_game_to_the_end():
+    from alphago_lite.config import GameConfig
+    from alphago_lite.selfplay.arena import play_match
+    area, uniform = AreaValue(np.ones(26), 0.5), FixedPrior(np.ones(26))
+    result = play_match(area, uniform, game_cfg=GameConfig(size=5, komi=0.5, max_moves=12),
+                        search_cfg=SearchConfig(algorithm="gumbel", gumbel_considered=4, reuse_tree=False),
+                        games=4, simulations=8, opening_moves=2)
+    assert result.games == 4
+    assert result.wins >= 2  # the net that reads the score is not worse than one that reads nothing

@@ -57,12 +57,13 @@ def play_match(first: Evaluator, second: Evaluator, *, game_cfg: GameConfig, sea
                     continue
                 search.search(targets)
                 for i in np.flatnonzero(targets):
-                    visits = search.stats(int(i)).visits
+                    stats = search.stats(int(i))
+                    visits = stats.visits
                     g = boards[int(i)]
                     if g.move_number < opening_moves:
                         move = int(rng.choice(len(visits), p=visits / visits.sum()))
                     else:
-                        move = int(np.argmax(visits))
+                        move = stats.best_move  # the most visited (PUCT), Sequential Halving's (Gumbel)
                     g.play(move)
     finally:
         for s in searches:
