@@ -227,3 +227,19 @@ def test_a_stop_during_start_up_writes_no_checkpoint(tmp_path, monkeypatch):
     before = saved.read_bytes()
     assert TrainingRun(tiny(run_dir), resume=True).run() == saved
     assert saved.read_bytes() == before  # the checkpoint to resume from is left as it was
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)], ids=["umask022", "umask027"])
+def test_checkpoints_get_the_mode_of_any_new_file_as_best_pt_does(tmp_path, umask, mode):
+    """mkstemp's 0600 made checkpoints private while best.pt (a copy) was 0644: both follow the umask."""
+    import os
+
+    from learner.checkpoints import CheckpointStore
+    model = build_model(tiny(tmp_path).model, 5, num_planes("agz"))
+    old = os.umask(umask)
+    try:
+        store = CheckpointStore(tmp_path / "checkpoints", 2)
+        best = store.mark_best(store.save(model, "agz", 5, None, {}))
+    finally:
+        os.umask(old)
+    assert {oct(p.stat().st_mode & 0o777) for p in (store.latest(), best)} == {oct(mode)}

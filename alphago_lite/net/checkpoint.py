@@ -92,7 +92,13 @@ def save_checkpoint(
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        # mkstemp makes the file 0600; a checkpoint gets the mode of any new file (0666 less the umask),
+        # as best.pt, a plain copy, does. Reading the umask means setting it, so it is put straight back
+        # (0077 meanwhile: a file another thread creates in that instant is too private, never too open).
         with os.fdopen(fd, "wb") as f:
+            umask = os.umask(0o077)
+            os.umask(umask)
+            os.chmod(tmp_name, 0o666 & ~umask)
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
