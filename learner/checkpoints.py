@@ -4,7 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from alphago_lite.net.checkpoint import save_checkpoint
+from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, save_checkpoint
 from alphago_lite.run_dir import BEST_CHECKPOINT as BEST
 from alphago_lite.run_dir import CHECKPOINT_GLOB, checkpoint_name
 
@@ -19,6 +19,25 @@ class CheckpointStore:
     def latest(self) -> Path | None:
         found = self.all()
         return found[-1] if found else None
+
+    def load_newest_readable(self) -> tuple[dict, CheckpointMeta, list[tuple[Path, str]]] | None:
+        """(weights, meta, damaged) of the newest checkpoint that loads, where damaged lists the newer ones
+        that do not (path, why); None when the store holds no checkpoint. Raises CheckpointError saying
+        what to do when none loads."""
+        damaged = []
+        for path in reversed(self.all()):
+            try:
+                state, meta = load_checkpoint(path)
+            except CheckpointError as err:
+                damaged.append((path, str(err).removeprefix(f"checkpoint {path}: ")))
+                continue
+            return state, meta, damaged
+        if not damaged:
+            return None
+        names = ", ".join(path.name for path, _ in damaged)
+        raise CheckpointError(
+            f"no checkpoint in {self.directory} can be read ({names}; the newest: {damaged[0][1]}). To train "
+            f"again from step 0 on the stored games, move them out of {self.directory} and resume.")
 
     def best(self) -> Path | None:
         path = self.directory / BEST

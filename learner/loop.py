@@ -18,7 +18,7 @@ from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
 from alphago_lite.config import Config, save_config
-from alphago_lite.net.checkpoint import load_checkpoint, load_model
+from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_model
 from alphago_lite.net.evaluator import InProcessEvaluator
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import build_model
@@ -50,18 +50,28 @@ class TrainingRun:
         self.version = 0
         self.samples_trained = 0  # this process only: a resumed run starts its allowance afresh
         self.replay_rng: str | None = None  # the replay sampler's state, restored on resume
-        latest = self.store.latest()
-        if resume and latest is not None:
-            self._restore(latest)
+        self.resumed_from: Path | None = None  # the checkpoint this run continues from
+        damaged = self._restore() if resume else []
         self.progress = Progress(self.layout.metrics_file, quiet=quiet)
+        for path, why in damaged:
+            self.progress.note(f"checkpoint {path.name} is damaged ({why}); resuming from {self.resumed_from.name}")
+        self.damaged_data_reported = 0  # damaged stored games the buffer found, reported so far
         self.servers = self.buffer = None
         self.starting_weights = self.published = None  # ObjectRefs of weights, once started
         self.workers = None
 
-    def _restore(self, path: Path) -> None:
-        state, meta = load_checkpoint(path, expect_board_size=self.cfg.game.size,
-                                      expect_feature_set=self.cfg.model.feature_set)
-        self.trainer.model.load_state_dict(state)
+    def _restore(self) -> list[tuple[Path, str]]:
+        """Continue from the newest checkpoint that loads; returns the damaged newer ones (path, why)."""
+        found = self.store.load_newest_readable()
+        if found is None:
+            return []
+        state, meta, damaged = found
+        self._check_fits_config(meta)
+        try:
+            self.trainer.model.load_state_dict(state)
+        except RuntimeError as err:
+            raise CheckpointError(f"checkpoint {meta.path}: its net does not fit the config's model section "
+                                  f"({str(err).splitlines()[0]})") from None
         if meta.optimizer_state is not None:
             self.trainer.optimizer.load_state_dict(meta.optimizer_state)
         self.trainer.step = meta.step
@@ -69,6 +79,15 @@ class TrainingRun:
         if "torch_rng" in meta.extra:
             torch.set_rng_state(meta.extra["torch_rng"])
         self.replay_rng = meta.extra.get("replay_rng")
+        self.resumed_from = Path(meta.path)
+        return damaged
+
+    def _check_fits_config(self, meta: CheckpointMeta) -> None:
+        """A checkpoint of another board size or feature set is the wrong run, not a damaged file."""
+        size, fs = self.cfg.game.size, self.cfg.model.feature_set
+        if (meta.board_size, meta.feature_set) != (size, fs):
+            raise CheckpointError(f"checkpoint {meta.path}: trained for {meta.board_size}x{meta.board_size} "
+                                  f"with feature set {meta.feature_set!r}; the config says {size}x{size}, {fs!r}")
 
     # --------------------------------------------------------------------------- actors ---
     def start(self) -> None:
@@ -78,7 +97,8 @@ class TrainingRun:
         self.published = self.starting_weights
         self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs,
                                                self.starting_weights, self.version)
-        self.buffer = start_replay_buffer(self.layout.games, cfg.replay, fs, cfg.seed, self.replay_rng)
+        self.buffer = start_replay_buffer(self.layout.games, cfg.replay, fs, cfg.seed, self.replay_rng,
+                                          board_size=cfg.game.size)
         self.workers = start_search_workers(cfg, self.servers, self.buffer,
                                             seed=cfg.seed + 1000 * self.trainer.step)
 
@@ -122,6 +142,7 @@ class TrainingRun:
             while self.trainer.step < self.max_steps:
                 self.workers.check()
                 buffer_stats = ray.get(self.buffer.stats.remote())
+                self._report_damaged_data(buffer_stats)
                 if not self._may_train(buffer_stats):
                     self.progress.waiting(self.trainer.step, buffer_stats)
                     time.sleep(0.2)
@@ -146,11 +167,19 @@ class TrainingRun:
         except KeyboardInterrupt:
             self.progress.note("interrupted: writing a checkpoint and stopping the actors")
         finally:
-            # stopped or failed during start-up: nothing was trained, and the checkpoint on disk (if
-            # any) is the one to resume from; a new one would only mark a fresh run as started
-            path = self.checkpoint() if started else self.store.latest()
+            # stopped or failed during start-up: nothing was trained, and the checkpoint resumed from
+            # (if any) is the one to resume from again; a new one would only mark a fresh run as started
+            path = self.checkpoint() if started else self.resumed_from
             self.stop()
         return path
+
+    def _report_damaged_data(self, buffer_stats: dict) -> None:
+        """Damaged stored games the buffer skipped and that are not reported yet: once each."""
+        if buffer_stats.get("damaged_data", 0) <= self.damaged_data_reported:
+            return
+        problems = ray.get(self.buffer.damaged_data.remote(self.damaged_data_reported))
+        self.damaged_data_reported += len(problems)
+        self.progress.damaged_data(self.trainer.step, problems)
 
     def _may_train(self, buffer_stats: dict) -> bool:
         lc = self.cfg.learner

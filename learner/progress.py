@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+from alphago_lite.selfplay.replay import DamagedData
+
 
 class Progress:
     def __init__(self, metrics_path: Path, quiet: bool = False, every_seconds: float = 2.0):
@@ -76,6 +78,18 @@ class Progress:
         self.file.write(json.dumps({"note": text, "time": round(time.time() - self.start, 1)}) + "\n")
         self.file.flush()
         print(text, flush=True)
+
+    def damaged_data(self, step: int, problems: list[dict]) -> None:
+        """Stored game data skipped because it is damaged (``DamagedData.as_dict()`` each): one record in
+        metrics.jsonl and one console line per damaged stretch, whatever ``quiet`` says (a person must
+        learn that games were lost)."""
+        lost = sum(problem["games_lost"] for problem in problems)
+        record = {"step": step, "time": round(time.time() - self.start, 1), "damaged_games_lost": lost,
+                  "damaged_data": problems}
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        lines = [DamagedData(**problem).describe() for problem in problems]
+        print(f"damaged game data skipped ({lost} games lost):\n  " + "\n  ".join(lines), flush=True)
 
     def close(self) -> None:
         if not self.file.closed:

@@ -11,7 +11,15 @@ from alphago_lite.go import Game
 from alphago_lite.net.evaluator import UniformEvaluator
 from alphago_lite.net.symmetry import apply_to_planes, apply_to_policy
 from alphago_lite.selfplay.player import play_games
-from alphago_lite.selfplay.replay import ReplayWindow, ShardWriter, read_games, read_shard
+from alphago_lite.selfplay.replay import (
+    ReplayWindow,
+    ShardWriter,
+    read_games,
+    read_shard,
+    read_shard_checked,
+    read_shard_index,
+    read_stored_games,
+)
 
 FEATURES = "agz"
 
@@ -147,6 +155,123 @@ def test_window_grows_with_games_seen_up_to_the_cap(cfg, records):
     window2 = ReplayWindow(dataclasses.replace(replay, window_max_games=100), FEATURES)
     window2.games_seen = 10
     assert window2.window_size() == 7
+
+
+# ------------------------------------------------------------------------------ damaged data ---
+def _write_shard(directory, records, close=True):
+    """Records in one shard; closing it writes its line of the shard index (games, bytes)."""
+    writer = ShardWriter(directory, games_per_shard=len(records))
+    for r in records:
+        writer.append(r)
+    if close:
+        writer.close()
+    return next(directory.glob("shard-*.msgpack"))
+
+
+def _frames(shard) -> list[int]:
+    """Byte offset of each record's length prefix in an undamaged shard."""
+    contents = read_shard_checked(shard)
+    assert contents.problems == []
+    return [game.offset for game in contents.games]
+
+
+def _overwrite(path, offset, data):
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + len(data)] = data
+    path.write_bytes(bytes(raw))
+
+
+def test_a_garbled_record_is_skipped_and_reading_goes_on(tmp_path, records):
+    shard = _write_shard(tmp_path, records)
+    starts = _frames(shard)
+    _overwrite(shard, starts[1] + 4, b"\xc1" * 8)  # 0xc1: a byte msgpack never uses
+    with pytest.warns(UserWarning, match="not valid msgpack"):
+        assert read_games(tmp_path) == [records[0], records[2]]
+    [problem] = read_stored_games(tmp_path).problems
+    assert (problem.file, problem.offset, problem.games_lost) == (str(shard), starts[1], 1)
+    assert problem.bytes_skipped == starts[2] - starts[1]
+
+
+def test_a_garbled_length_prefix_resynchronises_at_the_next_intact_record(tmp_path, records):
+    shard = _write_shard(tmp_path, records)
+    starts = _frames(shard)
+    _overwrite(shard, starts[1], b"\xff\xff\xff\x7f")  # says 2 GB
+    contents = read_stored_games(tmp_path)
+    assert [g.record for g in contents.games] == [records[0], records[2]]
+    [problem] = contents.problems
+    assert problem.offset == starts[1] and problem.bytes_skipped == starts[2] - starts[1]
+    assert "skipped to the next intact record" in problem.what
+
+
+def test_200_garbled_bytes_cost_the_games_they_hit_and_every_game_is_accounted_for(tmp_path, records):
+    """The reproduction of issue 10 (200 bytes overwritten at byte 5000), on a closed shard of 6 games:
+    every game is either read back intact or counted as lost."""
+    games = list(records) * 2
+    shard = _write_shard(tmp_path, games)
+    assert shard.stat().st_size > 5200
+    _overwrite(shard, 5000, np.random.default_rng(0).integers(0, 256, 200, dtype=np.uint8).tobytes())
+    contents = read_stored_games(tmp_path)
+    intact = [g.record for g in contents.games]
+    assert 0 < len(intact) < len(games) and all(r in games for r in intact)
+    assert len(intact) + sum(p.games_lost for p in contents.problems) == len(games)
+    assert contents.problems[0].offset <= 5000 < contents.problems[-1].offset + contents.problems[-1].bytes_skipped
+
+
+def test_a_truncated_closed_shard_reports_how_many_games_it_lost(tmp_path, records):
+    games = list(records) * 2
+    shard = _write_shard(tmp_path, games)
+    shard.write_bytes(shard.read_bytes()[:shard.stat().st_size // 2 + 10])  # `truncate` to half (mid-record)
+    with pytest.warns(UserWarning, match="torn record"):
+        intact = read_games(tmp_path)
+    [problem] = read_stored_games(tmp_path).problems
+    assert len(intact) + problem.games_lost == 6 and problem.games_lost >= 3
+    assert "6 games" in problem.what and problem.file == str(shard)
+
+
+def test_a_shard_cut_at_a_record_boundary_still_reports_its_lost_games(tmp_path, records):
+    shard = _write_shard(tmp_path, records)
+    shard.write_bytes(shard.read_bytes()[:_frames(shard)[2]])
+    [problem] = read_stored_games(tmp_path).problems
+    assert problem.games_lost == 1 and "shard ends early" in problem.what
+
+
+def test_a_torn_tail_of_a_shard_never_closed_costs_one_game(tmp_path, records):
+    """A kill in mid-write: the shard has no index line, and one torn record is all that is lost."""
+    shard = _write_shard(tmp_path, records, close=False)
+    shard.write_bytes(shard.read_bytes()[:-5])
+    contents = read_stored_games(tmp_path)
+    assert [g.record for g in contents.games] == records[:2]
+    [problem] = contents.problems
+    assert problem.games_lost == 1 and "rest of the shard skipped" in problem.what
+
+
+def test_a_shard_file_missing_from_the_index_is_reported(tmp_path, records):
+    writer = ShardWriter(tmp_path, games_per_shard=2)
+    for r in records:
+        writer.append(r)
+    writer.close()
+    assert read_shard_index(tmp_path) == {
+        s.name: {"games": n, "bytes": s.stat().st_size}
+        for s, n in zip(sorted(tmp_path.glob("shard-*.msgpack")), (2, 1))}
+    (tmp_path / "shard-000000.msgpack").unlink()
+    contents = read_stored_games(tmp_path)
+    assert [g.record for g in contents.games] == records[2:]
+    [problem] = contents.problems
+    assert problem.games_lost == 2 and problem.what == "shard file is missing"
+
+
+def test_restoring_the_window_skips_games_that_do_not_replay(tmp_path, cfg, records):
+    first = next(m for m in records[0].moves if m != 25)
+    illegal = dataclasses.replace(records[0], moves=(first, first) + records[0].moves[2:])
+    other_size = dataclasses.replace(records[1], size=7, ownership=())
+    _write_shard(tmp_path, [illegal, records[2], other_size])
+    window = ReplayWindow(cfg.replay, FEATURES, board_size=5)
+    problems = window.restore(tmp_path)
+    assert window.games_seen == 1 and len(window.games) == 1
+    assert [(p.offset > 0, p.games_lost) for p in problems] == [(False, 1), (True, 1)]
+    assert "does not replay" in problems[0].what and "7x7 board" in problems[1].what
+    planes = window.sample(8)[0]  # every game left fits the batch
+    assert planes.shape == (8, 17, 5, 5)
 
 
 # ---------------------------------------------------------------------- ownership target ---

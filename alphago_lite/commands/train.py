@@ -14,19 +14,32 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from alphago_lite.config import apply_overrides, load_config
+def resume_config(run_dir: str, overrides: list[str]):
+    """The config saved in ``run_dir`` with ``overrides``, training in ``run_dir`` itself: a moved run
+    goes on in its new place and a copied run is a run of its own, whatever run_dir was saved."""
+    import dataclasses
+
+    from alphago_lite.config import apply_overrides, load_config, parse_override
     from alphago_lite.run_dir import RunDir
+    config_file = RunDir.at(run_dir).config_file
+    if not config_file.is_file():
+        raise SystemExit(f"error: {run_dir} is not a run directory (no config.yaml in it)")
+    if any(parse_override(item)[0] == "run_dir" for item in overrides):
+        raise SystemExit(f"error: --resume {run_dir} trains in {run_dir}: drop the run_dir override "
+                         "(copy the run directory to continue it elsewhere)")
+    cfg = apply_overrides(load_config(str(config_file)), overrides)
+    return dataclasses.replace(cfg, run_dir=str(run_dir))
+
+
+def run(args) -> int:
+    from alphago_lite.config import load_config
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"cluster.address={args.address}")
     if args.resume:
         if args.config:
             overrides.insert(0, args.config)  # `train --resume DIR key=value`: no config file
-        config_file = RunDir.at(args.resume).config_file
-        if not config_file.is_file():
-            raise SystemExit(f"error: {args.resume} is not a run directory (no config.yaml in it)")
-        cfg = apply_overrides(load_config(str(config_file)), overrides)
+        cfg = resume_config(args.resume, overrides)
     elif args.config:
         cfg = load_config(args.config, overrides)
     else:
