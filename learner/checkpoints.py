@@ -28,16 +28,16 @@ class CheckpointStore:
         for path in reversed(self.all()):
             try:
                 state, meta = load_checkpoint(path)
-            except CheckpointError as err:
-                damaged.append((path, str(err).removeprefix(f"checkpoint {path}: ")))
+            except CheckpointError as err:  # the first line says what is wrong (torch may add many)
+                damaged.append((path, str(err).removeprefix(f"checkpoint {path}: ").splitlines()[0]))
                 continue
             return state, meta, damaged
         if not damaged:
             return None
         names = ", ".join(path.name for path, _ in damaged)
         raise CheckpointError(
-            f"no checkpoint in {self.directory} can be read ({names}; the newest: {damaged[0][1]}). To train "
-            f"again from step 0 on the stored games, move them out of {self.directory} and resume.")
+            f"no checkpoint in {self.directory} can be read ({names}): to train again from step 0 on the "
+            f"stored games, move them out of {self.directory} and resume. The newest: {damaged[0][1]}")
 
     def best(self) -> Path | None:
         path = self.directory / BEST
