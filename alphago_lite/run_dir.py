@@ -1,5 +1,5 @@
 """The one owner of a run directory's layout: where the config, checkpoints, games and metrics live,
-and which checkpoint is the newest.
+which checkpoint is the newest and which one a front end plays.
 
     RUN_DIR/config.yaml           the resolved config
     RUN_DIR/checkpoints/          ckpt-00000100.pt ... (atomic writes; the last few kept) and best.pt
@@ -65,6 +65,16 @@ def newest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
         if found:
             return found[-1]
     return None
+
+
+def checkpoint_to_play(run_dir: str | os.PathLike) -> Path | None:
+    """The checkpoint a front end plays from a run directory: ``best.pt`` (the net that won its
+    evaluation matches) when there is one, else the newest checkpoint; None when there is none."""
+    run = Path(run_dir)
+    for folder in (run / CHECKPOINTS, run):
+        if (folder / BEST_CHECKPOINT).is_file():
+            return folder / BEST_CHECKPOINT
+    return newest_checkpoint(run)
 
 
 def config_beside(checkpoint: str | os.PathLike) -> Path | None:

@@ -9,7 +9,7 @@ from alphago_lite.net.checkpoint import save_checkpoint
 from alphago_lite.net.evaluator import InProcessEvaluator
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import PolicyValueNet
-from alphago_lite.run_dir import newest_checkpoint
+from alphago_lite.run_dir import checkpoint_to_play, newest_checkpoint
 
 
 def tiny_policy_agent(size=9):
@@ -87,6 +87,25 @@ def test_load_agent_from_run_dir_takes_newest_checkpoint(tmp_path):
     agent = load_agent(run_dir=tmp_path)
     assert agent.board_size == 9
     assert Game(size=9).is_legal(agent.genmove(Game(size=9)).move)
+
+
+def test_a_run_offers_its_best_checkpoint_else_its_newest(tmp_path):
+    run = tmp_path / "run"
+    assert checkpoint_to_play(run) is None
+    newest = save_checkpoint(run / "checkpoints" / "ckpt-00000020.pt", PolicyValueNet(7, num_planes("agz"), 1, 8),
+                             feature_set="agz", step=20)
+    assert checkpoint_to_play(run) == newest and load_agent(run_dir=run).board_size == 7
+    best = save_checkpoint(run / "checkpoints" / "best.pt", PolicyValueNet(5, num_planes("agz"), 1, 8),
+                           feature_set="agz", step=10)
+    import os
+    os.utime(best, (1, 1))  # older than the newest: best.pt is still the one to play
+    assert checkpoint_to_play(run) == best and load_agent(run_dir=run).board_size == 5
+
+
+def test_every_no_model_message_mentions_random(tmp_path):
+    for sources in ({}, {"model_path": tmp_path / "none.pt"}, {"run_dir": tmp_path / "none"}, {"run_dir": tmp_path}):
+        with pytest.raises(AgentNotFound, match="or play a random player with --random"):
+            load_agent(**sources)
 
 
 def test_load_agent_knows_the_komi_of_its_training_run(tmp_path):

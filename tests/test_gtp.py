@@ -16,6 +16,7 @@ from alphago_lite.gtp.analysis import Clock, parse_analyze_args
 from alphago_lite.gtp.client import find_gnugo, gnugo_command
 from alphago_lite.gtp.engine import EngineConfig, GtpEngine, fixed_handicap_points, free_handicap_points
 from alphago_lite.gtp.transport import MAX_LINE_CHARS, preprocess, serve
+from alphago_lite.sgf.syntax import MAX_SGF_BYTES
 
 
 class FirstMoveAgent:
@@ -84,6 +85,22 @@ def test_id_without_command_and_internal_errors_keep_the_engine_alive():
 def is_id(word):
     """The spec's id, as this engine bounds it: 1 to 9 ASCII digits ('²' and 5000 nines are none)."""
     return re.fullmatch("[0-9]{1,9}", word) is not None
+
+
+def test_komi_must_be_finite_and_final_score_is_never_nan():
+    assert talk("komi nan\nkomi inf\nkomi -1e999\nfinal_score\n") == (
+        "? syntax error: 'nan' is not a finite number\n\n? syntax error: 'inf' is not a finite number\n\n"
+        "? syntax error: '-1e999' is not a finite number\n\n= W+7.5\n\n")
+    with pytest.raises(ValueError, match="komi must be a finite number"):
+        GtpEngine(FirstMoveAgent(), EngineConfig(komi=float("nan")))
+
+
+def test_loadsgf_refuses_a_file_over_the_size_limit(tmp_path):
+    big = tmp_path / "big.sgf"
+    big.write_bytes(b"(;" + b" " * MAX_SGF_BYTES + b")")
+    assert talk(f"loadsgf {big}\nname\n") == (
+        f"? cannot load file: SGF error: {big} is larger than the SGF size limit of 10,000,000 bytes (10 MB)\n\n"
+        "= alphago-lite\n\n")
 
 
 def count_commands(lines, max_line_chars=MAX_LINE_CHARS):

@@ -1,9 +1,21 @@
-"""Terminal play driven through scripted input streams, bad input of every kind included."""
+"""Terminal play driven through scripted input streams, bad input of every kind included, and Ctrl-C."""
 import io
+import re
+from datetime import datetime
+
+import pytest
 
 from alphago_lite.agents.base import Analysis, Candidate, RandomAgent
-from alphago_lite.go import BLACK, WHITE, Game, from_gtp, game_from_diagram
-from alphago_lite.play.terminal import HELP, PlayOptions, TerminalGame, render_board, star_points
+from alphago_lite.go import BLACK, WHITE, Game, from_gtp, game_from_diagram, to_gtp
+from alphago_lite.play.terminal import (
+    HELP,
+    INTERRUPTED,
+    PlayOptions,
+    TerminalGame,
+    default_save_name,
+    render_board,
+    star_points,
+)
 from alphago_lite.sgf import load_sgf
 
 KO_AND_SUICIDE = """
@@ -115,3 +127,92 @@ def test_board_drawing_plain_and_coloured():
     assert plain[-1] == "captures: Black 0, White 0; move 2; Black to play"
     assert "\x1b[" not in "\n".join(plain) and "\x1b[" in render_board(game, colour=True)
     assert sorted(star_points(19)) == sorted(r * 19 + c for r in (3, 9, 15) for c in (3, 9, 15))
+
+
+# ------------------------------------------------------------------------------------ Ctrl-C ---
+
+class Keyboard(io.StringIO):
+    """Typed lines; a line ``^C`` is a Ctrl-C (KeyboardInterrupt) at that point. ``tty``: interactive."""
+
+    def __init__(self, text, tty=False):
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self):
+        return self.tty
+
+    def readline(self, *args):
+        line = super().readline(*args)
+        if line.strip() == "^C":
+            raise KeyboardInterrupt
+        return line
+
+
+def interrupted(script, tty=False, agent=None):
+    """(exit code, messages) of a 9x9 game against an agent answering D4, E5 ... typed on a keyboard."""
+    out = io.StringIO()
+    game = TerminalGame(agent or ScriptedAgent(["D4", "E5", "F6"]), Game(size=9), PlayOptions(visits=3),
+                        Keyboard(script, tty), out)
+    try:
+        code = game.run()
+    except KeyboardInterrupt:  # would stop pytest itself
+        pytest.fail("Ctrl-C escaped from the game")
+    return code, messages(out.getvalue())
+
+
+def saved_moves(path):
+    return [(colour, to_gtp(r * 9 + c, 9)) for colour, (r, c) in load_sgf(path).moves]
+
+
+def test_ctrl_c_on_a_non_interactive_input_saves_to_a_dated_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, said = interrupted("C3\n^C\n")
+    [name] = [p.name for p in tmp_path.iterdir()]
+    assert code == INTERRUPTED == 130 and re.fullmatch(r"alphago-lite-\d{8}-\d{6}\.sgf", name)
+    assert said[-2:] == [f"Interrupted: saving the game to {name}.", f"Saved {name}."]
+    assert saved_moves(name) == [("B", "C3"), ("W", "D4")]
+
+
+def test_ctrl_c_on_a_terminal_asks_for_the_file_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, said = interrupted("C3\nC4\n^C\nmine.sgf\n", tty=True)
+    prompt = r"Interrupted\. Save the game as SGF\? File name \[alphago-lite-\d{8}-\d{6}\.sgf\], or 'no': "
+    assert code == 130 and re.fullmatch(prompt + r"Saved mine\.sgf\.", said[-1])
+    assert saved_moves("mine.sgf") == [("B", "C3"), ("W", "D4"), ("B", "C4"), ("W", "E5")]
+    assert interrupted("C3\n^C\nno\n", tty=True)[1][-1].endswith(": Not saved.")
+    assert [p.name for p in tmp_path.iterdir()] == ["mine.sgf"]
+
+
+@pytest.mark.parametrize("answer", ["^C\n", "", "\n"], ids=["second Ctrl-C", "end of input", "empty answer"])
+def test_a_second_ctrl_c_end_of_input_or_no_name_save_to_the_default_name(tmp_path, monkeypatch, answer):
+    monkeypatch.chdir(tmp_path)
+    code, _ = interrupted("C3\n^C\n" + answer, tty=True)
+    [name] = [p.name for p in tmp_path.iterdir()]
+    assert code == 130 and name.startswith("alphago-lite-") and saved_moves(name) == [("B", "C3"), ("W", "D4")]
+
+
+def test_ctrl_c_while_the_agent_thinks_and_before_any_move(tmp_path, monkeypatch):
+    class Interrupted(ScriptedAgent):
+        def genmove(self, game, visits=None, seconds=None):
+            raise KeyboardInterrupt
+    monkeypatch.chdir(tmp_path)
+    assert interrupted("C3\n", agent=Interrupted([]))[0] == 130
+    [name] = [p.name for p in tmp_path.iterdir()]
+    assert saved_moves(name) == [("B", "C3")]
+    assert interrupted("^C\n") == (130, ["Interrupted: no moves to save."])
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_name_that_cannot_be_written_falls_back_to_the_default(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, said = interrupted("C3\n^C\n/nonexistent/dir/x.sgf\n", tty=True)
+    assert said[-2].endswith(": Cannot save /nonexistent/dir/x.sgf: No such file or directory.")
+    assert code == 130 and said[-1].startswith("Saved alphago-lite-")
+
+
+def test_the_default_name_never_overwrites_a_file(tmp_path):
+    now = datetime(2025, 1, 2, 3, 4, 5)
+    assert default_save_name(now, tmp_path) == tmp_path / "alphago-lite-20250102-030405.sgf"
+    (tmp_path / "alphago-lite-20250102-030405.sgf").write_text("kept")
+    (tmp_path / "alphago-lite-20250102-030405-2.sgf").write_text("kept")
+    assert default_save_name(now, tmp_path).name == "alphago-lite-20250102-030405-3.sgf"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alphago_lite.agents.base import Agent
 from alphago_lite.config import ConfigError, load_config
-from alphago_lite.run_dir import config_beside, newest_checkpoint
+from alphago_lite.run_dir import checkpoint_to_play, config_beside
 
 
 class AgentNotFound(ValueError):
@@ -26,25 +26,35 @@ def training_komi(checkpoint: str | os.PathLike) -> float | None:
         return None  # a damaged or foreign config says nothing about this net
 
 
-def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
-               visits: int = 200, device: str = "cpu", threads: int = 1) -> Agent:
-    """The strongest agent available from a checkpoint file or a run directory's newest checkpoint.
-
-    Raises ``AgentNotFound`` (a ValueError) naming what is missing and how to make a checkpoint, and
-    ``CheckpointError`` for a file that is not a valid checkpoint."""
-    hint = "train one first with `alphago-lite train CONFIG.yaml` (checkpoints go to RUN_DIR/checkpoints/)"
+def find_checkpoint(model_path: str | os.PathLike | None = None,
+                    run_dir: str | os.PathLike | None = None) -> Path:
+    """The checkpoint file given, or the one a run directory offers to play (``run_dir.checkpoint_to_play``:
+    best.pt, else the newest). Raises ``AgentNotFound`` naming what is missing and what to do instead."""
+    hint = ("train one first with `alphago-lite train CONFIG.yaml` (checkpoints go to RUN_DIR/checkpoints/), "
+            "or play a random player with --random")
     if model_path is not None:
         path = Path(model_path)
         if not path.is_file():
             raise AgentNotFound(f"no checkpoint file {path}; {hint}")
-    elif run_dir is not None:
-        if not Path(run_dir).is_dir():
-            raise AgentNotFound(f"no run directory {run_dir}; {hint}")
-        path = newest_checkpoint(run_dir)
-        if path is None:
-            raise AgentNotFound(f"run directory {run_dir} holds no checkpoint yet; {hint}")
-    else:
+        return path
+    if run_dir is None:
         raise AgentNotFound(f"give a checkpoint (--model PATH) or a run directory (--run RUN_DIR); {hint}")
+    if not Path(run_dir).is_dir():
+        raise AgentNotFound(f"no run directory {run_dir}; {hint}")
+    path = checkpoint_to_play(run_dir)
+    if path is None:
+        raise AgentNotFound(f"run directory {run_dir} holds no checkpoint yet; {hint}")
+    return path
+
+
+def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
+               visits: int = 200, device: str = "cpu", threads: int = 1) -> Agent:
+    """The agent of a checkpoint file, or of the checkpoint a run directory offers (see
+    ``find_checkpoint``).
+
+    Raises ``AgentNotFound`` (a ValueError) naming what is missing and how to make a checkpoint, and
+    ``CheckpointError`` for a file that is not a valid checkpoint."""
+    path = find_checkpoint(model_path, run_dir)
     # lazy: torch and the numba kernels load only when a net is really wanted
     from alphago_lite.agents.mcts import MctsAgent
     from alphago_lite.net.checkpoint import load_model

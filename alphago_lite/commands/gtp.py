@@ -4,15 +4,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alphago_lite.commands.play import add_agent_options, build_agent
+from alphago_lite.commands.play import add_agent_options, board_size, build_agent, finite_float
 
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("gtp", help="run as a GTP engine (Sabaki, Lizzie, KaTrain, GNU Go, ...)",
                                    description="Speak GTP version 2 on stdin/stdout.")
     add_agent_options(parser)
-    parser.add_argument("--size", type=int, default=None, help="initial board size (default: the net's, or 9)")
-    parser.add_argument("--komi", type=float, default=7.5, help="initial komi (default 7.5)")
+    parser.add_argument("--size", type=board_size, default=None,
+                        help="initial board size (default: the net's, or 9)")
+    parser.add_argument("--komi", type=finite_float, default=7.5, help="initial komi (default 7.5)")
     parser.add_argument("--name", default="alphago-lite", help="name reported to the controller")
     parser.add_argument("--lag", type=float, default=0.5,
                         help="seconds kept back from every move's time budget (default 0.5)")
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from alphago_lite.gtp.engine import EngineConfig, GtpEngine
     from alphago_lite.gtp.transport import serve_stdio
     try:
-        agent = build_agent(args)
+        agent = build_agent(args, log=sys.stderr)  # stdout speaks GTP only
         config = EngineConfig(name=args.name, board_size=args.size or agent.board_size or 9, komi=args.komi,
                               visits=args.visits, lag_seconds=args.lag)
         engine = GtpEngine(agent, config)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alphago_lite.commands.play import board_size, check_device, finite_float
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -19,8 +21,8 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("a", metavar="A", help="the player the report is about")
     parser.add_argument("b", metavar="B", help="its opponent, e.g. gnugo:0")
     parser.add_argument("--games", type=int, default=10, help="number of games (default 10)")
-    parser.add_argument("--size", type=int, default=9, help="board size (default 9)")
-    parser.add_argument("--komi", type=float, default=7.5, help="komi (default 7.5)")
+    parser.add_argument("--size", type=board_size, default=9, help="board size (default 9)")
+    parser.add_argument("--komi", type=finite_float, default=7.5, help="komi (default 7.5)")
     parser.add_argument("--visits", type=int, default=None, help="visits per move of our agents")
     parser.add_argument("--max-moves", type=int, default=None, help="move limit per game (default 2*size*size)")
     parser.add_argument("--out", default="match", help="directory for the SGF files (default ./match)")
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.games < 1:
             raise ValueError(f"--games must be at least 1, got {args.games}")
+        check_device(args.device)
         for spec in (args.a, args.b):
             players.append(make_player(spec, visits=args.visits, device=args.device))
         config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,

@@ -5,6 +5,7 @@ hands them to compiled code (features, search), which must copy them before play
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -48,6 +49,8 @@ class Game:
             max_moves = 2 * size * size
         if isinstance(max_moves, bool) or not isinstance(max_moves, int) or max_moves < 1:
             raise ValueError(f"max_moves must be a positive integer, got {max_moves!r}")
+        if not math.isfinite(float(komi)):  # a nan komi would score every game as nan, and no SGF holds it
+            raise ValueError(f"komi must be a finite number, got {komi!r}")
         self.size = size
         self.komi = float(komi)
         self.superko = superko

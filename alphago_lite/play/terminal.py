@@ -10,11 +10,15 @@ colour        ANSI colours only when asked for (``PlayOptions.colour``; the comm
               stdout is a terminal and NO_COLOR is unset); otherwise plain text that survives pipes.
 
 ``TerminalGame`` reads lines from the stream it is given and writes to another, so tests drive it with
-``io.StringIO``; it never calls ``input()``. End of input ends the game cleanly.
+``io.StringIO``; it never calls ``input()``. End of input ends the game cleanly. Ctrl-C ends it too, with
+exit code 130, after offering to save the game as SGF: an interactive input is asked for a file name; a
+non-interactive one, an end of input or a second Ctrl-C saves to ``alphago-lite-DATE-TIME.sgf``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from alphago_lite.agents.base import RESIGN, Agent, Analysis
@@ -26,6 +30,20 @@ HELP = ("commands: a move like D4, pass, resign, undo (your last move and the ag
         "score, save FILE.sgf, help, quit")
 ANSI = {"black": "\x1b[1;30;43m", "white": "\x1b[1;97;43m", "board": "\x1b[30;43m", "last": "\x1b[1;31;43m",
         "reset": "\x1b[0m"}
+
+
+INTERRUPTED = 130  # the exit code of a program stopped by Ctrl-C (128 + SIGINT)
+
+
+def default_save_name(now: datetime, folder: Path = Path(".")) -> Path:
+    """``alphago-lite-YYYYMMDD-HHMMSS.sgf`` in ``folder``, with ``-2``, ``-3`` ... added rather than
+    overwriting a file already there."""
+    stem = f"alphago-lite-{now:%Y%m%d-%H%M%S}"
+    path, copy = folder / f"{stem}.sgf", 1
+    while path.exists():
+        copy += 1
+        path = folder / f"{stem}-{copy}.sgf"
+    return path
 
 
 @dataclass(frozen=True)
@@ -103,7 +121,15 @@ class TerminalGame:
 
     # ------------------------------------------------------------------------------ main loop ---
     def run(self) -> int:
-        """Play until the game ends (then offer to save) or input ends / ``quit``; returns 0."""
+        """Play until the game ends (then offer to save) or input ends / ``quit``; returns 0, or
+        ``INTERRUPTED`` after a Ctrl-C (the game offered for saving first)."""
+        try:
+            return self._play()
+        except KeyboardInterrupt:
+            self.save_after_interrupt()
+            return INTERRUPTED
+
+    def _play(self) -> int:
         self.say(f"You play {NAMES[self.options.human_colour]}. {HELP}")
         self.say(render_board(self.game, self.options.colour))
         while True:
@@ -221,12 +247,46 @@ class TerminalGame:
         if len(args) != 1:
             self.say("Usage: save FILE.sgf")
             return
+        self.save(args[0])
+
+    def save(self, path: str | Path) -> bool:
+        """Write the game as SGF to ``path``, saying whether that worked."""
         from alphago_lite.sgf.game import save_sgf, sgf_from_game
         human = self.options.human_colour
         names = {human: "human", -human: "alphago-lite"}
         try:
-            save_sgf(args[0], sgf_from_game(self.game, black_player=names[BLACK], white_player=names[WHITE]))
+            save_sgf(path, sgf_from_game(self.game, black_player=names[BLACK], white_player=names[WHITE]))
         except OSError as exc:
-            self.say(f"Cannot save {args[0]}: {exc.strerror or exc}.")
+            self.say(f"Cannot save {path}: {exc.strerror or exc}.")
+            return False
+        except ValueError as exc:  # a record that SGF cannot hold
+            self.say(f"Cannot save {path}: {exc}.")
+            return False
+        self.say(f"Saved {path}.")
+        return True
+
+    # ------------------------------------------------------------------------------- Ctrl-C ---
+    def save_after_interrupt(self) -> None:
+        """After a Ctrl-C: ask for a file name (an interactive input) and save, or save to a default name."""
+        self.say("")
+        if not self.game.history and not self.game.resigned:
+            self.say("Interrupted: no moves to save.")
             return
-        self.say(f"Saved {args[0]}.")
+        default = default_save_name(datetime.now())
+        answer = self._ask_file_name(default) if self._in.isatty() else None
+        if answer is None:
+            self.say(f"Interrupted: saving the game to {default}.")
+        elif answer.lower() in ("no", "n"):
+            self.say("Not saved.")
+            return
+        if not self.save(answer or default) and answer:
+            self.save(default)  # the name given did not work: keep the game anyway
+
+    def _ask_file_name(self, default: Path) -> str | None:
+        """The answer to the save question: a file name, '' (the default), 'no'; None at end of input or
+        on a second Ctrl-C."""
+        try:
+            return self._read(f"Interrupted. Save the game as SGF? File name [{default}], or 'no': ")
+        except KeyboardInterrupt:
+            self.say("")
+            return None
