@@ -4,15 +4,35 @@ Every entry point (the training loop, the selfplay command, the benchmarks, the 
 here, so that a local cluster is always started the same way and actors are always stopped in the same
 order: search workers first (they stop feeding the buffer), then the replay buffer closes its shard
 (every game in it is already fsynced; closing releases the file), then servers and buffer are killed.
+
+A local cluster (``start_local``, no ``cluster.address``):
+- listens on 127.0.0.1 only (see ``_loopback_node``); nothing of it is reachable from the network;
+- keeps Ray's token authentication where this Ray has it: Ray turns it on for a new local cluster
+  unless ``RAY_AUTH_MODE`` says otherwise, and nothing here changes that;
+- ends with its driver, however the driver ends (normal end, exception, SIGTERM, ``kill -9``): a
+  watchdog process (``actors/orphan_watchdog.py``) ends whatever Ray process is left within seconds.
+While ``connected`` runs its block, SIGTERM stops the driver the way Ctrl-C does (KeyboardInterrupt:
+the training loop writes a checkpoint and stops the actors) instead of Ray's handler, which prints a
+C++ stack dump.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import uuid
 from collections.abc import Callable, Iterator
 
 import ray
+import ray._private.ray_constants as ray_constants
 
+from actors import orphan_watchdog
 from alphago_lite.config import ClusterConfig
+
+WATCHDOG_EXIT_SECONDS = orphan_watchdog.GRACE_SECONDS + 3.0
 
 
 def local_options(num_cpus: int | None = None, num_gpus: int | None = None) -> dict:
@@ -22,28 +42,100 @@ def local_options(num_cpus: int | None = None, num_gpus: int | None = None) -> d
                 log_to_driver=False)
 
 
-def connect(cluster: ClusterConfig) -> bool:
-    """Join the configured cluster, or start a local one sized by the config. Returns True when this
-    call started Ray in this process (the caller then owns its shutdown); False when Ray was already
-    up (a test fixture, an embedding program)."""
-    if ray.is_initialized():
-        return False
-    if cluster.address:
-        ray.init(address=cluster.address, log_to_driver=False)
-    else:
-        ray.init(**local_options(cluster.num_cpus, cluster.num_gpus))
-    return True
+def start_local(num_cpus: int | None = None, num_gpus: int | None = None) -> subprocess.Popen:
+    """Start a new local cluster on 127.0.0.1 whose processes all end with this one (see the module
+    docstring). Returns its watchdog, for ``stop_local`` after ``ray.shutdown``."""
+    marker = uuid.uuid4().hex
+    watchdog = subprocess.Popen([sys.executable, orphan_watchdog.__file__, marker], stdin=subprocess.PIPE)
+    try:
+        with _loopback_node(), _environment(orphan_watchdog.OWNER_ENV, marker):
+            ray.init(**local_options(num_cpus, num_gpus))
+    except BaseException:
+        stop_local(watchdog)
+        raise
+    return watchdog
+
+
+def stop_local(watchdog: subprocess.Popen) -> None:
+    """Let the watchdog of a cluster that ``ray.shutdown`` took down end any straggler, and wait for it."""
+    watchdog.stdin.close()
+    try:
+        watchdog.wait(timeout=WATCHDOG_EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+
+
+@contextlib.contextmanager
+def _loopback_node() -> Iterator[None]:
+    """While a local node starts, its address is 127.0.0.1, where Ray's servers then listen.
+
+    Ray takes a new node's address from the route to the outside and its servers listen there or on
+    every interface; ``_node_ip_address="127.0.0.1"`` is mapped back to that address. Ray's switch for
+    machines that never join a cluster (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER``, read once at import into
+    ``ray_constants.ENABLE_RAY_CLUSTER``) makes it take the loopback address instead. Once the node has
+    started its address is fixed, so the switch is put back for anything else in this process."""
+    saved = getattr(ray_constants, "ENABLE_RAY_CLUSTER", True)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """``name=value`` in the environment of the processes started meanwhile (and only of those)."""
+    saved = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if saved is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = saved
+
+
+@contextlib.contextmanager
+def _sigterm_stops_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM raises KeyboardInterrupt in the main thread for the block's duration. Installed after
+    ``ray.init``, which sets a handler of its own that prints a C++ stack dump."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        # a handler set outside Python (Ray's) reads as None and cannot be put back: the default then
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 @contextlib.contextmanager
 def connected(cluster: ClusterConfig) -> Iterator[None]:
-    """Ray for the duration of a block; shut down at its end only if the block started it."""
-    started = connect(cluster)
+    """Ray for the duration of a block: join the configured cluster, or start a local one sized by the
+    config. Ray is shut down at the end only if the block started it (not when a test fixture or an
+    embedding program had Ray up already)."""
+    if ray.is_initialized():
+        with _sigterm_stops_like_ctrl_c():
+            yield
+        return
+    watchdog = None
+    if cluster.address:
+        ray.init(address=cluster.address, log_to_driver=False)
+    else:
+        watchdog = start_local(cluster.num_cpus, cluster.num_gpus)
     try:
-        yield
+        with _sigterm_stops_like_ctrl_c():
+            yield
     finally:
-        if started:
-            ray.shutdown()
+        ray.shutdown()
+        if watchdog is not None:
+            stop_local(watchdog)
 
 
 def stop_selfplay(pool, servers: list, buffer, note: Callable[[str], None] = print) -> None:

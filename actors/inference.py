@@ -55,6 +55,20 @@ class InferenceServer:
         return {**self._batcher.stats(reset=reset), "torch_threads": torch.get_num_threads()}
 
 
+def server_placement(inference_cfg: Any) -> tuple[str, int, dict]:
+    """How the servers of ``inference_cfg`` run on the connected cluster: (device, how many, the Ray
+    resources each one reserves). Without GPUs, a cuda device gets no server (the capacity check before
+    a run, ``worker_pool.check_capacity``, says so)."""
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    device = inference_cfg.device
+    if device == "auto":
+        device = "cuda" if gpus else "cpu"
+    count = inference_cfg.num_servers or (gpus if device == "cuda" else 1)
+    # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus).
+    resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": inference_cfg.cpu_threads or 1}
+    return device, count, resources
+
+
 def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, state_dict: Any = None,
                             weights_version: int = 0) -> list:
     """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs).
@@ -65,17 +79,11 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
     the owner sends newer ones (``TrainingRun`` does at its next publish check); the version in each
     response says which weights answered. Pass the weights as an ObjectRef that the caller holds for
     the servers' lifetime, so that a restart can still read them."""
-    gpus = int(ray.cluster_resources().get("GPU", 0))
-    device = inference_cfg.device
-    if device == "auto":
-        device = "cuda" if gpus else "cpu"
-    count = inference_cfg.num_servers or (gpus if device == "cuda" else 1)
+    device, count, resources = server_placement(inference_cfg)
     weights = ray.put(state_dict) if state_dict is not None and not isinstance(state_dict, ray.ObjectRef) \
         else state_dict
-    # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus).
     cpu_threads = inference_cfg.cpu_threads or None
-    options = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": cpu_threads or 1}
-    options.update(max_restarts=-1, max_task_retries=-1)
+    options = dict(resources, max_restarts=-1, max_task_retries=-1)
     return [
         InferenceServer.options(**options).remote(
             arch, feature_set, weights, weights_version, device=device, max_batch=inference_cfg.max_batch,

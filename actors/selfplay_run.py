@@ -9,13 +9,14 @@ import ray
 from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
-from actors.worker_pool import start_search_workers
+from actors.worker_pool import check_capacity, start_search_workers
 from alphago_lite.run_dir import RunDir
 
 
 def run_selfplay(cfg, state: dict, meta, out: Path, games: int, seed: int) -> None:
     """Play ``games`` games with the checkpoint's weights; shards go to ``out/games``."""
     with connected(cfg.cluster):
+        check_capacity(cfg)  # a cluster too small for self-play would wait for ever
         version = int(meta.extra.get("weights_version", meta.step))
         weights = ray.put(state)  # held until the end: a restarted server rebuilds from it
         servers = start_inference_servers(cfg.inference, meta.arch, meta.feature_set, weights, version)

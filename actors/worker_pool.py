@@ -15,8 +15,10 @@ import time
 
 import ray
 
+from actors.inference import server_placement
 from actors.search_worker import SearchWorker
 from alphago_lite.config import Config
+from alphago_lite.errors import UserError
 
 RETRY_UNAVAILABLE_S = 1.0
 
@@ -28,11 +30,10 @@ def worker_count(cfg: Config) -> int:
 
 
 def _cpus_for_search(cfg: Config) -> int:
-    """The cluster's CPUs less one for the learner (the driver) and those of CPU inference servers."""
+    """The cluster's CPUs less one for the learner (the driver) and those the inference servers reserve."""
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    servers = 0 if ray.cluster_resources().get("GPU") else \
-        (cfg.inference.num_servers or 1) * max(cfg.inference.cpu_threads, 1)
-    return cpus - 1 - servers
+    _, servers, resources = server_placement(cfg.inference)
+    return cpus - 1 - servers * resources["num_cpus"]
 
 
 def worker_cpus(cfg: Config) -> int:
@@ -42,6 +43,31 @@ def worker_cpus(cfg: Config) -> int:
     largest_node = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
                        default=1)
     return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node))
+
+
+def check_capacity(cfg: Config) -> None:
+    """Refuse a run the connected cluster cannot place: every inference server and at least one search
+    worker must fit, or self-play never starts and the run waits for games for ever. Raises UserError
+    naming what is missing (GPUs, CPUs) and what the run asks for."""
+    available = ray.cluster_resources()
+    cpus, gpus = int(available.get("CPU", 0)), int(available.get("GPU", 0))
+    device, servers, resources = server_placement(cfg.inference)
+    asked = f"inference.num_servers={cfg.inference.num_servers}, inference.device={cfg.inference.device}"
+    gpus_needed = max(servers, 1) * resources.get("num_gpus", 0) if device == "cuda" else 0
+    if gpus_needed > gpus:
+        raise UserError(f"the cluster has {_count(gpus, 'GPU')} and the inference servers need "
+                        f"{_count(gpus_needed, 'GPU')} ({asked}); use inference.device=cpu or a cluster with GPUs")
+    server_cpus = servers * resources["num_cpus"]
+    needed = server_cpus + worker_cpus(cfg)
+    if needed > cpus:
+        raise UserError(f"the cluster has {_count(cpus, 'CPU')} and this run needs at least {needed}: "
+                        f"{server_cpus} for {_count(servers, 'inference server')} ({asked}, inference.cpu_threads="
+                        f"{cfg.inference.cpu_threads}) and {worker_cpus(cfg)} for a search worker; give it more "
+                        f"(cluster.num_cpus={needed} for a local one) or ask for less")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 class WorkerPool:

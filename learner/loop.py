@@ -16,8 +16,9 @@ import torch
 from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
-from actors.worker_pool import start_search_workers
+from actors.worker_pool import check_capacity, start_search_workers
 from alphago_lite.config import Config, save_config
+from alphago_lite.errors import UserError
 from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_model
 from alphago_lite.net.evaluator import InProcessEvaluator
 from alphago_lite.net.features import num_planes
@@ -37,8 +38,8 @@ class TrainingRun:
         self.layout = RunDir.at(self.run_dir)
         self.store = CheckpointStore(self.layout.checkpoints, cfg.learner.keep_checkpoints)
         if not resume and self.store.latest() is not None:
-            raise ValueError(f"run directory {self.run_dir} already holds checkpoints: continue it "
-                             f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
+            raise UserError(f"run directory {self.run_dir} already holds checkpoints: continue it "
+                            f"with `alphago-lite train --resume {self.run_dir}` or choose another run_dir")
         self.store.remove_stale_temp_files()  # this run is the store's only writer
         save_config(cfg, str(self.run_dir))
         self.max_steps = cfg.learner.total_steps if max_steps is None else max_steps
@@ -92,6 +93,7 @@ class TrainingRun:
     # --------------------------------------------------------------------------- actors ---
     def start(self) -> None:
         cfg, fs = self.cfg, self.cfg.model.feature_set
+        check_capacity(cfg)  # a cluster too small for self-play would have the run wait for ever
         # held for the whole run: a restarted server rebuilds from it (see start_inference_servers)
         self.starting_weights = self._put_weights()
         self.published = self.starting_weights

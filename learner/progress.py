@@ -1,17 +1,29 @@
 """Progress a person can follow: one live line on the terminal, and metrics.jsonl (+ TensorBoard when
-installed) in the run directory."""
+installed) in the run directory.
+
+On a terminal the step and waiting reports rewrite one live line, cleared to its end so that a shorter
+report leaves nothing of a longer one; a note or an evaluation first finishes the live line and then
+stands on a line of its own. When stdout is not a terminal (a log file, a pipe) every report is a
+plain line."""
 from __future__ import annotations
 
 import json
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from alphago_lite.selfplay.replay import DamagedData
 
+CLEAR_TO_END_OF_LINE = "\x1b[K"  # ANSI "erase in line"; every terminal emulator in use knows it
+
 
 class Progress:
-    def __init__(self, metrics_path: Path, quiet: bool = False, every_seconds: float = 2.0):
+    def __init__(self, metrics_path: Path, quiet: bool = False, every_seconds: float = 2.0,
+                 stream: TextIO | None = None):
+        self.stream = sys.stdout if stream is None else stream
+        self.on_terminal = self.stream.isatty()
+        self.live_line_open = False  # a live line is on screen and the cursor stands at its end
         metrics_path.parent.mkdir(parents=True, exist_ok=True)
         self.file = open(metrics_path, "a")
         self.quiet, self.every = quiet, every_seconds
@@ -25,7 +37,27 @@ class Progress:
         except Exception:  # tensorboard is optional
             self.tb = None
 
-    def _emit(self, record: dict, line: str) -> None:
+    def _show_live(self, line: str) -> None:
+        """A report the next one replaces (on a terminal)."""
+        if not self.on_terminal:
+            self._show_line(line)
+            return
+        self.stream.write("\r" + line + CLEAR_TO_END_OF_LINE)
+        self.stream.flush()
+        self.live_line_open = True
+
+    def _show_line(self, text: str) -> None:
+        """A line that stays: the live line, if any, is finished first so that both stay readable."""
+        self._finish_live_line()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def _finish_live_line(self) -> None:
+        if self.live_line_open:
+            self.stream.write("\n")
+            self.live_line_open = False
+
+    def _emit(self, record: dict, line: str, live: bool = True) -> None:
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
         if self.tb is not None and "step" in record:
@@ -33,8 +65,10 @@ class Progress:
                 if isinstance(value, (int, float)) and key != "step":
                     self.tb.add_scalar(key, value, record["step"])
         if not self.quiet:
-            end = "\n" if not sys.stdout.isatty() else "\r"
-            print(line, end=end, flush=True)
+            if live:
+                self._show_live(line)
+            else:
+                self._show_line(line)
 
     def step(self, step: int, total: int, losses: dict, buffer: dict, server_stats) -> None:
         now = time.time()
@@ -63,8 +97,8 @@ class Progress:
             return
         self.last_report = now
         if not self.quiet:
-            print(f"step {step} | waiting for self-play: {buffer['games']} games, "
-                  f"{buffer['window_positions']} positions in the window", flush=True)
+            self._show_live(f"step {step} | waiting for self-play: {buffer['games']} games, "
+                            f"{buffer['window_positions']} positions in the window")
 
     def evaluation(self, step: int, result, promoted: bool) -> None:
         record = {"step": step, "eval_wins": result.wins, "eval_losses": result.losses,
@@ -72,12 +106,12 @@ class Progress:
                   "eval_elo": round(result.elo(), 1), "promoted": promoted}
         self._emit(record, f"evaluation at step {step}: newest vs best {result.wins}-{result.losses}-"
                            f"{result.draws} (score {result.score:.2f}, Elo {result.elo():+.0f})"
-                           + (" -> new best" if promoted else ""))
+                           + (" -> new best" if promoted else ""), live=False)
 
     def note(self, text: str) -> None:
         self.file.write(json.dumps({"note": text, "time": round(time.time() - self.start, 1)}) + "\n")
         self.file.flush()
-        print(text, flush=True)
+        self._show_line(text)
 
     def damaged_data(self, step: int, problems: list[dict]) -> None:
         """Stored game data skipped because it is damaged (``DamagedData.as_dict()`` each): one record in
@@ -89,9 +123,10 @@ class Progress:
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
         lines = [DamagedData(**problem).describe() for problem in problems]
-        print(f"damaged game data skipped ({lost} games lost):\n  " + "\n  ".join(lines), flush=True)
+        self._show_line(f"damaged game data skipped ({lost} games lost):\n  " + "\n  ".join(lines))
 
     def close(self) -> None:
+        self._finish_live_line()
         if not self.file.closed:
             self.file.close()
         if self.tb is not None:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 from alphago_lite.agents.base import Agent
 from alphago_lite.config import ConfigError, load_config
+from alphago_lite.errors import UserError
 from alphago_lite.run_dir import checkpoint_to_play, config_beside
 
 
-class AgentNotFound(ValueError):
+class AgentNotFound(UserError):
     """Neither a checkpoint file nor a run directory with checkpoints was given or found."""
 
 

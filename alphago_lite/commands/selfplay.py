@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from alphago_lite.errors import UserError
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("selfplay", help="generate self-play games from a fixed net (no learner)",
@@ -35,24 +37,21 @@ def resolve_config(config_file: str | None, overrides: list[str], board_size: in
     implied = [f"game.size={board_size}", f"model.feature_set={feature_set}"] if config_file is None else []
     cfg = load_config(config_file, implied + list(overrides))
     if cfg.game.size != board_size:
-        raise ValueError(f"game.size is {cfg.game.size} but the checkpoint plays on {board_size}x{board_size}")
+        raise UserError(f"game.size is {cfg.game.size} but the checkpoint plays on {board_size}x{board_size}")
     if cfg.model.feature_set != feature_set:
-        raise ValueError(f"model.feature_set is {cfg.model.feature_set!r} but the checkpoint uses "
-                         f"{feature_set!r}")
+        raise UserError(f"model.feature_set is {cfg.model.feature_set!r} but the checkpoint uses "
+                        f"{feature_set!r}")
     return cfg
 
 
 def run(args) -> int:
     if args.games < 1:
-        raise SystemExit(f"error: --games must be at least 1, got {args.games}")
+        raise UserError(f"--games must be at least 1, got {args.games}")
     from alphago_lite.config import save_config
-    from alphago_lite.net.checkpoint import CheckpointError, load_checkpoint
-    try:
-        state, meta = load_checkpoint(args.model)
-        overrides = list(args.overrides) + ([f"cluster.address={args.address}"] if args.address else [])
-        cfg = resolve_config(args.config, overrides, meta.board_size, meta.feature_set)
-    except (CheckpointError, ValueError) as err:
-        raise SystemExit(f"error: {err}") from None
+    from alphago_lite.net.checkpoint import load_checkpoint
+    state, meta = load_checkpoint(args.model)  # a CheckpointError (a UserError) names what is wrong
+    overrides = list(args.overrides) + ([f"cluster.address={args.address}"] if args.address else [])
+    cfg = resolve_config(args.config, overrides, meta.board_size, meta.feature_set)
 
     from actors.selfplay_run import run_selfplay  # Ray lives in actors/, imported only here
     save_config(cfg, str(args.out))

@@ -33,6 +33,7 @@ def resume_config(run_dir: str, overrides: list[str]):
 
 def run(args) -> int:
     from alphago_lite.config import load_config
+    from alphago_lite.errors import UserError
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"cluster.address={args.address}")
@@ -43,9 +44,10 @@ def run(args) -> int:
     elif args.config:
         cfg = load_config(args.config, overrides)
     else:
-        raise SystemExit("error: give a config file (e.g. configs/tiny.yaml) or --resume RUN_DIR")
+        raise UserError("give a config file (e.g. configs/tiny.yaml) or --resume RUN_DIR")
     from learner.loop import train  # imports torch and ray: only when training
     path = train(cfg, resume=bool(args.resume), max_steps=args.max_steps, quiet=args.quiet)
-    print(f"\nlast checkpoint: {path}" if path is not None else
-          "\nstopped before training started: no checkpoint written")
+    # the progress display has finished its live line
+    print(f"last checkpoint: {path}" if path is not None else
+          "stopped before training started: no checkpoint written")
     return 0

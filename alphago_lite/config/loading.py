@@ -75,7 +75,16 @@ def _parse_yaml(text: str, where: str) -> Any:
     try:
         return yaml.load(text, Loader=_ConfigLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{where}: invalid YAML{_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's explanation in one line (its message spans several), with the line and column."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem is None or mark is None:
+        return ": " + " ".join(str(exc).split())
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -151,14 +160,22 @@ def load_config(path: str | None = None, overrides: Sequence[str] = ()) -> Confi
 
     ``path`` may also be a run directory, meaning its saved ``config.yaml``.
     Raises ConfigError (a ValueError) naming the dotted key for unknown keys, wrong types and
-    impossible values; FileNotFoundError when the file is missing.
+    impossible values, invalid YAML and a directory that holds no config.yaml; FileNotFoundError when
+    the file is missing.
     """
     tree: Any = {}
     if path is not None:
         if os.path.isdir(path):
+            if not os.path.isfile(os.path.join(path, CONFIG_FILENAME)):
+                raise ConfigError(f"{path} is a directory, not a config file (nor a run directory: "
+                                  f"no {CONFIG_FILENAME} in it)")
             path = os.path.join(path, CONFIG_FILENAME)
         with open(path, encoding="utf-8") as f:
-            tree = _parse_yaml(f.read(), path)
+            try:
+                text = f.read()
+            except UnicodeDecodeError:
+                raise ConfigError(f"{path}: not a YAML config (not UTF-8 text)") from None
+        tree = _parse_yaml(text, path)
         if tree is None:  # an empty file or only comments: all defaults
             tree = {}
         if not isinstance(tree, dict):

@@ -34,6 +34,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from alphago_lite.errors import UserError
+
 CONFIG_VERSION = 1
 """Schema version written into every saved config; bump it when a key changes meaning."""
 
@@ -47,7 +49,7 @@ SearchAlgorithm = Literal["puct", "gumbel"]
 MAX_BOARD_SIZE = 25  # GTP's column letters (A..Z without I) name at most 25 columns
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A configuration key, value or file is wrong. ``key`` is the dotted key when there is one."""
 
     def __init__(self, problem: str, key: str | None = None, value: Any = None):

@@ -34,6 +34,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from alphago_lite.errors import UserError
+
 Point = tuple[int, int]
 MAX_SIZE = 52
 """Largest board SGF letters can address (a..z, then A..Z)."""
@@ -48,7 +50,7 @@ __all__ = ["MAX_SGF_BYTES", "MAX_SGF_NODES", "SgfError", "SgfNode", "ValueReader
            "point_to_sgf"]
 
 
-class SgfError(ValueError):
+class SgfError(UserError):
     """Malformed or unsupported SGF; `line`/`column` (1-based) point into the text when known."""
 
     def __init__(self, message: str, line: int | None = None, column: int | None = None,
