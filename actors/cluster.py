@@ -46,7 +46,9 @@ def start_local(num_cpus: int | None = None, num_gpus: int | None = None) -> sub
     """Start a new local cluster on 127.0.0.1 whose processes all end with this one (see the module
     docstring). Returns its watchdog, for ``stop_local`` after ``ray.shutdown``."""
     marker = uuid.uuid4().hex
-    watchdog = subprocess.Popen([sys.executable, orphan_watchdog.__file__, marker], stdin=subprocess.PIPE)
+    # its output goes nowhere: holding the driver's stdout open would delay EOF for whoever reads it
+    watchdog = subprocess.Popen([sys.executable, orphan_watchdog.__file__, marker], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         with _loopback_node(), _environment(orphan_watchdog.OWNER_ENV, marker):
             ray.init(**local_options(num_cpus, num_gpus))

@@ -39,6 +39,22 @@ def test_capacity_check_accepts_tiny_and_names_what_is_missing(ray_cluster):
         check_capacity(tiny("inference.device=cuda"))
 
 
+@pytest.mark.slow
+def test_the_watchdog_ends_the_marked_processes_once_its_pipe_closes():
+    from actors import orphan_watchdog
+    marked = subprocess.Popen(["sleep", "600"], env={**os.environ, orphan_watchdog.OWNER_ENV: "run-1"})
+    other_run = subprocess.Popen(["sleep", "600"], env={**os.environ, orphan_watchdog.OWNER_ENV: "run-2"})
+    watchdog = subprocess.Popen([sys.executable, orphan_watchdog.__file__, "run-1"], stdin=subprocess.PIPE)
+    try:
+        watchdog.stdin.close()  # what the kernel does when the driver dies
+        assert watchdog.wait(timeout=60) == 0
+        assert marked.wait(timeout=60) == -signal.SIGTERM
+        assert other_run.poll() is None
+    finally:
+        for proc in (marked, other_run, watchdog):
+            proc.kill()
+
+
 # ------------------------------------------------------------------------ the console script ---
 
 def start_training(run_dir: Path, *overrides: str) -> tuple[subprocess.Popen, Path, Path]:
