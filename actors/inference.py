@@ -7,22 +7,46 @@ forward thread runs the net.
 
 Requests are ``wire.PackedRequest`` (bit-packed planes); responses are ``wire.InferenceResponse``
 (policy, value, weights_version).
+
+A weight swap has two parts: ``prepare_weights`` (nothing for torch; export and compile for OpenVINO,
+seconds) runs on the server's own prepare thread beside the forwards, and only the instant
+``set_weights`` waits for the forward thread, between two batches.
 """
 
 from __future__ import annotations
 
+import asyncio
+import importlib.util
 import itertools
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import ray
 import torch
 
+from alphago_lite.config import ConfigError
 from alphago_lite.net.batcher import RequestBatcher
 from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, check_batch
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.wire import InferenceResponse, PackedRequest, encode_request
+
+
+def build_evaluator(backend: str, model: PolicyValueNet, feature_set: str, *, device: str = "cpu",
+                    precision: str = "fp32", max_batch: int = 1024, cuda_graphs: bool | None = None,
+                    cpu_threads: int | None = None, weights_version: int = 0) -> Evaluator:
+    """The evaluator of ``backend`` ('torch' or 'openvino') for ``model``."""
+    if backend == "openvino":
+        from alphago_lite.net.openvino_backend import OpenVinoEvaluator  # the optional extra
+        return OpenVinoEvaluator(model, model.board_size, feature_set, precision=precision, max_batch=max_batch,
+                                 cpu_threads=cpu_threads, weights_version=weights_version)
+    if backend != "torch":
+        raise ValueError(f"unknown inference backend {backend!r}; use torch or openvino")
+    return InProcessEvaluator(model, model.board_size, feature_set, device=device, precision=precision,
+                              cuda_graphs=cuda_graphs, max_batch=max_batch, cpu_threads=cpu_threads,
+                              weights_version=weights_version)
 
 
 @ray.remote
@@ -31,14 +55,19 @@ class InferenceServer:
 
     def __init__(self, arch: dict, feature_set: str, state_dict: dict | None = None, weights_version: int = 0,
                  *, device: str = "cpu", max_batch: int = 1024, batch_timeout_ms: float = 2.0,
-                 bf16: bool | None = None, cuda_graphs: bool | None = None, cpu_threads: int | None = None):
+                 precision: str = "fp32", backend: str = "torch", cuda_graphs: bool | None = None,
+                 cpu_threads: int | None = None):
         model = PolicyValueNet.from_arch(arch)
         if state_dict is not None:
             model.load_state_dict(state_dict)
-        evaluator = InProcessEvaluator(model, model.board_size, feature_set, device=device, bf16=bf16,
-                                       cuda_graphs=cuda_graphs, max_batch=max_batch, cpu_threads=cpu_threads,
-                                       weights_version=weights_version)
-        self._batcher = RequestBatcher(evaluator, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms)
+        self._evaluator = build_evaluator(backend, model, feature_set, device=device, precision=precision,
+                                          max_batch=max_batch, cuda_graphs=cuda_graphs, cpu_threads=cpu_threads,
+                                          weights_version=weights_version)
+        self._backend = backend
+        self._openvino_threads = self._evaluator.cpu_threads if backend == "openvino" else None
+        self._batcher = RequestBatcher(self._evaluator, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms)
+        self._prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference-prepare")
+        self._last_prepare_s = 0.0
 
     async def infer(self, request: PackedRequest) -> InferenceResponse:
         return await self._batcher.submit(request)
@@ -47,12 +76,18 @@ class InferenceServer:
         """Swap weights between batches. Takes a state dict or an ObjectRef to one (awaited, not ray.get)."""
         if isinstance(state_dict, ray.ObjectRef):
             state_dict = await state_dict
-        await self._batcher.set_weights(version, state_dict)
+        start = time.perf_counter()
+        prepared = await asyncio.get_running_loop().run_in_executor(
+            self._prepare_thread, self._evaluator.prepare_weights, state_dict)
+        self._last_prepare_s = time.perf_counter() - start
+        await self._batcher.set_weights(version, prepared)
         return version
 
     async def stats(self, reset: bool = False) -> dict:
         # Ray caps a worker's OMP threads at its num_cpus, so report what the forward really uses.
-        return {**self._batcher.stats(reset=reset), "torch_threads": torch.get_num_threads()}
+        return {**self._batcher.stats(reset=reset), "torch_threads": torch.get_num_threads(),
+                "forward_threads": self._openvino_threads or torch.get_num_threads(), "backend": self._backend,
+                "precision": self._evaluator.precision, "last_prepare_s": self._last_prepare_s}
 
 
 def server_placement(inference_cfg: Any) -> tuple[str, int, dict]:
@@ -62,7 +97,7 @@ def server_placement(inference_cfg: Any) -> tuple[str, int, dict]:
     gpus = int(ray.cluster_resources().get("GPU", 0))
     device = inference_cfg.device
     if device == "auto":
-        device = "cuda" if gpus else "cpu"
+        device = "cuda" if gpus and inference_cfg.backend == "torch" else "cpu"
     count = inference_cfg.num_servers or (gpus if device == "cuda" else 1)
     # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus).
     resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": inference_cfg.cpu_threads or 1}
@@ -73,12 +108,18 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
                             weights_version: int = 0) -> list:
     """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs).
 
+    ``inference_cfg.backend`` openvino without the openvino package is a ``ConfigError`` here, before any
+    server starts.
+
     Fault tolerance: a server that dies is restarted by Ray (``max_restarts=-1``) from its constructor
     arguments, and calls in flight are retried on the restarted server (``max_task_retries=-1``), so
     clients see a delay, not an error. The restarted server answers with the starting weights until
     the owner sends newer ones (``TrainingRun`` does at its next publish check); the version in each
     response says which weights answered. Pass the weights as an ObjectRef that the caller holds for
     the servers' lifetime, so that a restart can still read them."""
+    if inference_cfg.backend == "openvino" and importlib.util.find_spec("openvino") is None:
+        raise ConfigError("needs the openvino package: pip install 'alphago-lite[openvino]'", "inference.backend",
+                          "openvino")
     device, count, resources = server_placement(inference_cfg)
     weights = ray.put(state_dict) if state_dict is not None and not isinstance(state_dict, ray.ObjectRef) \
         else state_dict
@@ -87,8 +128,8 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
     return [
         InferenceServer.options(**options).remote(
             arch, feature_set, weights, weights_version, device=device, max_batch=inference_cfg.max_batch,
-            batch_timeout_ms=inference_cfg.batch_timeout_ms, bf16=inference_cfg.bf16,
-            cuda_graphs=inference_cfg.cuda_graphs, cpu_threads=cpu_threads)
+            batch_timeout_ms=inference_cfg.batch_timeout_ms, precision=inference_cfg.requested_precision(),
+            backend=inference_cfg.backend, cuda_graphs=inference_cfg.cuda_graphs, cpu_threads=cpu_threads)
         for _ in range(count)
     ]
 

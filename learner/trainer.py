@@ -19,8 +19,10 @@ import torch.nn.functional as F
 
 from alphago_lite.config import LearnerConfig
 from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.net.precision import faster_precision, resolve_precision
 
 OWNERSHIP_WEIGHT = 1.5  # KataGo's weight of the ownership loss, spread over the board's points
+PRECISION_TRIAL_BATCH = 64  # positions per timed step when a CPU's flags cannot tell whether bf16 pays
 
 
 def learning_rate(cfg: LearnerConfig, step: int) -> float:
@@ -47,7 +49,27 @@ class Trainer:
         self.model, self.cfg, self.step = model.to(device), cfg, step
         self.device = torch.device(device)
         self.optimizer = build_optimizer(self.model, cfg)
-        self.autocast = self.device.type == "cuda" and cfg.mixed_precision
+        # bf16 autocast where it pays: GPU, AMX, or an avx512_bf16 CPU where a timed step finds it faster
+        self.autocast = cfg.mixed_precision and \
+            resolve_precision("auto", self.device.type, trial=self._precision_trial) == "bf16"
+
+    def _precision_trial(self) -> str:
+        """'bf16' or 'fp32', whichever runs a forward and backward faster (``faster_precision``); in eval
+        mode, so that no batch-norm statistic moves, and the gradients are dropped afterwards."""
+        net = self.model
+        x = torch.zeros((PRECISION_TRIAL_BATCH, net.in_planes, net.board_size, net.board_size), device=self.device)
+
+        def forward_backward(precision: str) -> None:
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                logits, value = net(x)[:2]
+            (logits.float().sum() + value.float().sum()).backward()
+        was_training = net.training
+        net.eval()
+        try:
+            return faster_precision(forward_backward)
+        finally:
+            net.zero_grad(set_to_none=True)
+            net.train(was_training)
 
     def train_step(self, planes: np.ndarray, policy: np.ndarray, value: np.ndarray,
                    ownership: np.ndarray | None = None, ownership_mask: np.ndarray | None = None) -> dict:

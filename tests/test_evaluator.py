@@ -108,6 +108,37 @@ def test_set_weights_changes_outputs_and_version():
     assert not np.allclose(before[0], after[0])
 
 
+def test_cpu_bf16_keeps_the_protocol_and_stays_close_to_fp32():
+    net = tiny_net()
+    planes, legal = random_batch(12, seed=5)
+    ev = InProcessEvaluator(net, SIZE, "agz", precision="bf16")
+    assert ev.precision == "bf16"
+    policy, value = ev.evaluate(planes, legal)
+    want_policy, want_value = reference(net, planes, legal)
+    assert policy.dtype == np.float32 and value.dtype == np.float32  # autocast inside, float32 out
+    assert np.all(policy[~legal] == 0.0) and np.all(np.abs(value) <= 1)
+    np.testing.assert_allclose(policy.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(policy, want_policy, atol=0.02)
+    np.testing.assert_allclose(value, want_value, atol=0.02)
+    assert not np.allclose(policy, want_policy, atol=1e-7)  # bf16 really ran
+
+
+def test_precision_is_checked_and_auto_resolves_to_a_format():
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16, got 'half'"):
+        InProcessEvaluator(tiny_net(), SIZE, "agz", precision="half")
+    assert InProcessEvaluator(tiny_net(), SIZE, "agz").precision == "fp32"  # the default: exact answers
+    assert InProcessEvaluator(tiny_net(), SIZE, "agz", precision="auto").precision in ("fp32", "bf16")
+
+
+def test_prepared_weights_swap_like_a_state_dict():
+    ev = InProcessEvaluator(tiny_net(0), SIZE, "agz")
+    other = tiny_net(1)
+    planes, legal = random_batch(4)
+    ev.set_weights(2, ev.prepare_weights(other.state_dict()))
+    assert ev.weights_version == 2
+    np.testing.assert_allclose(ev.evaluate(planes, legal)[0], reference(other, planes, legal)[0], atol=1e-5)
+
+
 def test_bad_inputs_are_rejected():
     ev = InProcessEvaluator(tiny_net(), SIZE, "agz")
     planes, legal = random_batch(2)

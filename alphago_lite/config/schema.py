@@ -44,6 +44,8 @@ FeatureSet = Literal["agz", "rich"]
 Device = Literal["auto", "cpu", "cuda"]
 Optimizer = Literal["sgd", "adamw"]
 LrSchedule = Literal["constant", "cosine", "step"]
+Precision = Literal["auto", "fp32", "bf16"]
+InferenceBackend = Literal["torch", "openvino"]
 SearchAlgorithm = Literal["puct", "gumbel"]
 
 MAX_BOARD_SIZE = 25  # GTP's column letters (A..Z without I) name at most 25 columns
@@ -277,9 +279,27 @@ class InferenceConfig(_Section):
     device: Device = option("auto", "Where the network runs: auto (cuda when available), cpu or cuda.")
     max_batch: int = option(1024, "Largest batch of positions evaluated at once.", ge=1)
     batch_timeout_ms: float = option(2.0, "Longest wait for a batch to fill before evaluating it.", ge=0)
-    bf16: bool = option(True, "Evaluate in bfloat16 on GPU (ignored on CPU).")
+    precision: Precision = option(
+        "auto", "Number format of the forward: fp32, bf16 (outputs stay float32) or auto: bf16 on CUDA and on "
+        "CPUs with AMX, fp32 on CPUs without bf16, and on CPUs with avx512_bf16 alone whichever a short "
+        "timing of the net at start-up finds faster (on some such CPUs bf16 is slower).")
+    backend: InferenceBackend = option(
+        "torch", "Runtime of the forward: torch, or openvino (CPU only; needs the optional openvino package: "
+        "pip install 'alphago-lite[openvino]'). OpenVINO recompiles the net at every weight swap beside "
+        "the running forwards.")
+    bf16: bool = option(True, "Legacy switch from before inference.precision: false turns precision auto into fp32.")
     cuda_graphs: bool = option(True, "Capture CUDA graphs per batch size on GPU (ignored on CPU).")
     cpu_threads: int = option(0, "Torch intra-op threads on CPU; 0 keeps torch's default.", ge=0)
+
+    def _check_relations(self) -> None:
+        if self.backend == "openvino" and self.device == "cuda":
+            raise ConfigError("openvino runs on the CPU: use device cpu or auto with it", "backend", self.backend)
+        if self.precision == "bf16" and not self.bf16:
+            raise ConfigError("contradicts the legacy bf16: false; remove bf16", "precision", self.precision)
+
+    def requested_precision(self) -> str:
+        """``precision``, with the legacy ``bf16: false`` of old configs turning auto into fp32."""
+        return "fp32" if self.precision == "auto" and not self.bf16 else self.precision
 
 
 @dataclass(frozen=True)
@@ -320,7 +340,9 @@ class LearnerConfig(_Section):
     publish_every: int = option(50, "Steps between publishing new weights to the inference servers.", ge=1)
     checkpoint_every: int = option(200, "Steps between checkpoints in run_dir/checkpoints/.", ge=1)
     keep_checkpoints: int = option(5, "Most recent checkpoints kept on disk.", ge=1)
-    mixed_precision: bool = option(True, "Train with bf16 autocast (only on GPU).")
+    mixed_precision: bool = option(
+        True, "Train with bf16 autocast where it pays: on GPU, and on CPUs that inference.precision auto "
+        "gives bf16 (AMX, or avx512_bf16 when a short timing of a training step finds it faster).")
     value_loss_weight: float = option(1.0, "Weight of the value loss relative to the policy loss.", ge=0)
 
     def _check_relations(self) -> None:

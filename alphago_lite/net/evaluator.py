@@ -26,6 +26,9 @@ from numba import njit
 
 from alphago_lite.net import symmetry
 from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.net.precision import check_precision, faster_precision, resolve_precision
+
+TRIAL_BATCH = 256  # positions per forward of the precision trial (about a self-play batch on CPU)
 
 
 @runtime_checkable
@@ -123,9 +126,11 @@ class UniformEvaluator(Evaluator):
 
 
 class InProcessEvaluator(Evaluator):
-    """Runs a ``PolicyValueNet`` in this process, on the CPU (float32) or one CUDA device.
+    """Runs a ``PolicyValueNet`` in this process, on the CPU or one CUDA device.
 
-    GPU path: bf16 autocast, channels_last, pinned host buffers and one CUDA graph per bucket.
+    ``precision`` (see net/precision.py): fp32, bf16 (autocast; outputs stay float32) or auto; the
+    default fp32 gives answers that do not depend on the machine.
+    GPU path: channels_last, pinned host buffers and one CUDA graph per bucket.
     ``random_symmetry`` evaluates each position under one of the 8 board symmetries drawn at random and
     maps its policy back (AlphaGo Zero's way of averaging out the net's asymmetries).
     """
@@ -138,7 +143,7 @@ class InProcessEvaluator(Evaluator):
         *,
         device: str | torch.device = "cpu",
         random_symmetry: bool = False,
-        bf16: bool | None = None,
+        precision: str = "fp32",
         cuda_graphs: bool | None = None,
         max_batch: int = 1024,
         cpu_threads: int | None = None,
@@ -155,13 +160,14 @@ class InProcessEvaluator(Evaluator):
         self.feature_set = feature_set
         self.in_planes = model.in_planes
         self.random_symmetry = random_symmetry
-        self.bf16 = on_gpu and (True if bf16 is None else bool(bf16))  # CPU stays float32
+        check_precision(precision)
         self.cuda_graphs = on_gpu and (True if cuda_graphs is None else bool(cuda_graphs))
         self.max_batch = int(max_batch)
         self.weights_version = int(weights_version)
         self._rng = np.random.default_rng(seed)
         if on_gpu:
             self.model = model.to(self.device, memory_format=torch.channels_last).eval()
+            self.precision = resolve_precision(precision, "cuda")
             self._gpu = _CudaRunner(self)
         else:
             # Process-wide setting. Torch counts the machine's cores, which overcounts inside a cpuset;
@@ -169,6 +175,11 @@ class InProcessEvaluator(Evaluator):
             torch.set_num_threads(cpu_threads or min(torch.get_num_threads(), default_cpu_threads()))
             self.model = model.to(self.device).eval()
             self._gpu = None
+            self.precision = resolve_precision(precision, "cpu", trial=self._precision_trial)
+
+    @property
+    def bf16(self) -> bool:
+        return self.precision == "bf16"
 
     # ------------------------------------------------------------------ public API
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,6 +187,11 @@ class InProcessEvaluator(Evaluator):
         if self.random_symmetry:
             return self._evaluate_with_symmetries(planes, legal)
         return self._evaluate_plain(planes, legal)
+
+    def prepare_weights(self, state_dict: dict[str, Any]) -> dict[str, Any]:
+        """The slow part of a weight swap, safe to run beside ``evaluate``: nothing for torch (the copy
+        into the parameters in ``set_weights`` takes milliseconds)."""
+        return state_dict
 
     def set_weights(self, version: int, state_dict: dict[str, Any]) -> None:
         """Load new weights in place (CUDA graphs keep pointing at the same parameter storage)."""
@@ -214,10 +230,22 @@ class InProcessEvaluator(Evaluator):
         if self._gpu is not None:
             return self._gpu.run(planes, legal)
         with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(planes)).to(torch.float32)
-            logits, value = self.model(x)
+            logits, value = self._cpu_forward(torch.from_numpy(np.ascontiguousarray(planes)), self.precision)
             policy = masked_softmax(logits, torch.from_numpy(np.ascontiguousarray(legal)))
         return policy.numpy(), value.float().numpy()
+
+    def _cpu_forward(self, planes: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            return self.model(planes.to(torch.float32))
+
+    def _precision_trial(self) -> str:
+        planes = torch.zeros((min(self.max_batch, TRIAL_BATCH), self.in_planes, self.board_size, self.board_size),
+                             dtype=torch.uint8)
+
+        def forward(precision: str) -> None:
+            with torch.inference_mode():
+                self._cpu_forward(planes, precision)
+        return faster_precision(forward)
 
 
 def bucket_sizes(max_batch: int, smallest: int = 8) -> list[int]:
