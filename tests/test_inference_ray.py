@@ -82,15 +82,77 @@ def test_weight_swap_mid_stream(ray_cluster):
     assert ray.get(server.stats.remote())["weights_version"] == 1
 
 
+@pytest.mark.slow  # an OpenVINO export and a compile in the server
+def test_openvino_server_swaps_weights_mid_stream(ray_cluster):
+    pytest.importorskip("openvino")
+    server = start_server(seed=0, backend="openvino")
+    client = RemoteEvaluator([server], SIZE, "agz")
+    work = batches(30, 4, seed=8)
+    refs = [client.submit(p, l) for p, l in work[:10]]
+    swap = server.set_weights.remote(1, ray.put(net(1).state_dict()))  # compiled beside the forwards
+    refs += [client.submit(p, l) for p, l in work[10:20]]
+    assert ray.get(swap) == 1
+    refs += [client.submit(p, l) for p, l in work[20:]]
+    answers = [client.result(r, timeout=60) for r in refs]
+    seen = [a.weights_version for a in answers]
+    assert seen == sorted(seen) and seen[0] == 0 and set(seen[20:]) == {1}
+    local = {v: InProcessEvaluator(net(v), SIZE, "agz") for v in (0, 1)}
+    for (planes, legal), answer in zip(work, answers):
+        want_policy, want_value = local[answer.weights_version].evaluate(planes, legal)
+        np.testing.assert_allclose(answer.policy, want_policy, atol=1e-5)
+        np.testing.assert_allclose(answer.value, want_value, atol=1e-5)
+    stats = ray.get(server.stats.remote())
+    assert (stats["backend"], stats["precision"], stats["weights_version"]) == ("openvino", "fp32", 1)
+    assert stats["last_prepare_s"] > 0
+    ray.kill(server)
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_span_rate_is_positions_over_the_whole_span():
+    from alphago_lite.benchmarks.inference import WARMUP_CALLS, span_rate
+    clock, calls = FakeClock(), []
+
+    def step():  # each call takes 0.25 s of the fake clock
+        calls.append(clock.now)
+        clock.now += 0.25
+    assert span_rate(step, positions=64, seconds=2.0, clock=clock) == 64 / 0.25  # 8 calls in 2 s
+    assert len(calls) == WARMUP_CALLS + 8
+    slow_then_fast = iter([1.0, 1.0, 1.0] + [1.5] + [0.25] * 10)  # warm-up, one slow call, then fast
+
+    def uneven():
+        clock.now += next(slow_then_fast)
+    # 1.5 + 2 x 0.25 = 2.0 s for 3 calls: the slow call counts (no best window drops it)
+    assert span_rate(uneven, positions=64, seconds=2.0, clock=clock) == 3 * 64 / 2.0
+
+
+def test_completions_rate_counts_answers_inside_the_span_over_its_length():
+    from alphago_lite.benchmarks.inference import completions_rate
+    # two answers noticed together (one batch answering two requests) add two requests, nothing more
+    completions = [9.0, 10.5, 11.0, 11.0, 12.5, 14.0, 14.5]
+    assert completions_rate(completions, positions=100, start=10.0, stop=14.0) == 5 * 100 / 4.0
+    assert completions_rate([12.0, 12.0], positions=256, start=10.0, stop=14.0) == 2 * 256 / 4.0
+    assert completions_rate([], positions=256, start=10.0, stop=14.0) == 0.0
+
+
 @pytest.mark.slow
 def test_bench_inference_smoke(ray_cluster, capsys):
     from alphago_lite.benchmarks.inference import main
 
     assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
-                 "--device", "cpu"]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0].strip() for line in lines[1:]] == ["raw forward", "in-process", "ray service"]
-    assert all("evals/s" in line and "x raw" in line for line in lines[1:])
+                 "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines()[1:] if " note: " not in line]
+    assert [line.split(":")[0].split() for line in lines] == [
+        ["torch", precision, *figure.split()] for precision in ("fp32", "bf16")
+        for figure in ("raw forward", "in-process", "ray service")]
+    assert all("evals/s" in line and "x raw" in line for line in lines)
+    assert "server's own count" in lines[2] and "server's own count" in lines[5]
 
 
 def test_servers_started_from_the_inference_config(ray_cluster):
@@ -98,7 +160,7 @@ def test_servers_started_from_the_inference_config(ray_cluster):
     from alphago_lite.config import InferenceConfig
 
     model = net(3)
-    cfg = InferenceConfig(num_servers=1, device="auto", max_batch=16, cpu_threads=1)
+    cfg = InferenceConfig(num_servers=1, device="auto", max_batch=16, cpu_threads=1, precision="fp32")
     servers = start_inference_servers(cfg, model.arch(), "agz", model.state_dict(), weights_version=4)
     assert len(servers) == 1  # no GPU in this test cluster
     remote = RemoteEvaluator(servers, SIZE, "agz")
@@ -110,4 +172,20 @@ def test_servers_started_from_the_inference_config(ray_cluster):
     assert remote.weights_version == 4
     stats = ray.get(servers[0].stats.remote())
     assert (stats["torch_threads"], stats["positions"], stats["weights_version"]) == (1, 40, 4)
+    assert (stats["backend"], stats["precision"]) == ("torch", "fp32")
     ray.kill(servers[0])
+
+
+def test_bench_selfplay_measures_each_backend_and_precision_asked_for():
+    import argparse
+
+    from alphago_lite.benchmarks.selfplay import _variants
+    args = argparse.Namespace(precision="fp32,auto", backend="torch,openvino")
+    assert _variants(args, ["seed=1"]) == [
+        ("torch fp32", ["seed=1", "inference.backend=torch", "inference.precision=fp32"]),
+        ("torch auto", ["seed=1", "inference.backend=torch", "inference.precision=auto"]),
+        ("openvino fp32", ["seed=1", "inference.backend=openvino", "inference.precision=fp32"]),
+        ("openvino auto", ["seed=1", "inference.backend=openvino", "inference.precision=auto"])]
+    assert _variants(argparse.Namespace(precision=None, backend=None), []) == [("", [])]  # the config as is
+    with pytest.raises(SystemExit, match="--precision must be a comma-separated list of auto, fp32, bf16"):
+        _variants(argparse.Namespace(precision="fp32,fp16", backend=None), [])

@@ -1,18 +1,26 @@
 """Benchmark: how much of the net's raw throughput survives the evaluator and the Ray service.
 
-Same net, same batch size, same device, same run, three figures (evaluations per second, each the
-best of 4 windows, since neighbours on a shared machine only ever slow a figure down):
-  1. raw         the forward pass alone in a tight loop (GPU: bf16 + CUDA graph on a device-resident batch)
-  2. in-process  ``InProcessEvaluator.evaluate`` on uint8 planes + legal masks (host copies, masking)
-  3. ray         ``InferenceServer`` fed by K client actors, each keeping ``--in-flight`` requests of
-                 ``--request`` positions outstanding through ``RemoteEvaluator.submit``
+Same net, batch size and device, one run; for each backend (torch, openvino) and precision (fp32, bf16,
+auto) three lines, in positions answered per second:
+  raw          the forward alone in a tight loop (torch: the module under autocast, on the GPU bf16 or
+               fp32 in a CUDA graph on a device-resident batch; openvino: the compiled net's infer)
+  in-process   the evaluator's ``evaluate`` on uint8 planes + legal masks (host copies, masking)
+  ray service  an ``InferenceServer`` fed by K client actors, each keeping ``--in-flight`` requests of
+               ``--request`` positions outstanding through ``RemoteEvaluator.submit``; beside it the
+               server's own count (positions it forwarded over the same span, by its clock)
 
-    python scripts/bench_inference.py --size 9 --blocks 6 --channels 64 --batch 256 --clients 1
+Every figure is positions answered over the whole measuring span, after a warm-up: no best-of-windows,
+whose short windows let two answers noticed together pass for a near-zero interval (this bench once
+printed 672x raw that way). A figure above the raw forward of the same net by more than NOISE is flagged:
+on a shared machine the raw forward was then measured while others slowed it down.
+
+    alphago-lite bench inference --size 9 --blocks 6 --channels 64 --batch 256 --clients 1
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,9 +30,11 @@ import torch
 
 from alphago_lite.net.evaluator import InProcessEvaluator, resolve_device
 from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.net.precision import PRECISIONS
 
 IN_PLANES = 17  # AlphaGo Zero's feature set
-WINDOWS = 4  # each figure is the best of this many equal measuring windows
+WARMUP_CALLS = 3  # untimed calls before a span: kernel selection, compilation, allocator
+NOISE = 1.1  # a figure above raw x NOISE is flagged: no layer can beat the forward it wraps
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,10 +45,38 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--request", type=int, default=None, help="positions per client request (default: --batch)")
     p.add_argument("--clients", type=int, default=1, help="Ray client actors")
     p.add_argument("--in-flight", type=int, default=2, help="requests each client keeps outstanding")
-    p.add_argument("--seconds", type=float, default=4.0, help="measuring time per figure")
+    p.add_argument("--seconds", type=float, default=4.0, help="measuring span per figure")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--backends", default=None,
+                   help="comma-separated: torch,openvino (default: both where openvino is installed)")
+    p.add_argument("--precisions", default="fp32,bf16", help="comma-separated, of auto, fp32, bf16")
 
 
+# ------------------------------------------------------------------ rate arithmetic
+def span_rate(step: Callable[[], object], positions: int, seconds: float,
+              sync: Callable[[], object] = lambda: None, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Positions per second of ``step`` (``positions`` each) over one span of at least ``seconds``, after
+    ``WARMUP_CALLS`` untimed calls: calls x positions / the span's length."""
+    for _ in range(WARMUP_CALLS):
+        step()
+    sync()
+    calls, start = 0, clock()
+    while clock() - start < seconds:
+        step()
+        calls += 1
+    sync()
+    return calls * positions / (clock() - start)
+
+
+def completions_rate(completions: list[float], positions: int, start: float, stop: float) -> float:
+    """Positions per second answered in [start, stop]: requests of ``positions`` that completed inside
+    the span, over the span's whole length (requests in flight at either end shift it by at most one
+    request per client and slot)."""
+    inside = sum(1 for t in completions if start <= t <= stop)
+    return inside * positions / (stop - start)
+
+
+# ------------------------------------------------------------------ the figures
 def random_batch(batch: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     planes = (rng.random((batch, IN_PLANES, size, size)) < 0.3).astype(np.uint8)
@@ -47,46 +85,21 @@ def random_batch(batch: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.n
     return planes, legal
 
 
-def rate(step: Callable[[], None], positions: int, seconds: float, sync: Callable[[], None] = lambda: None) -> float:
-    """Positions per second of ``step``: the best of ``WINDOWS`` windows after a short warm-up.
-    The best window, not the mean, because other processes on a shared machine only ever slow us down."""
-    for _ in range(3):
-        step()
-    sync()
-    best = 0.0
-    for _ in range(WINDOWS):
-        calls, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / WINDOWS:
-            step()
-            calls += 1
-        sync()
-        best = max(best, calls * positions / (time.perf_counter() - start))
-    return best
-
-
-def best_window_rate(completions: list[float], positions: int, start: float, seconds: float) -> float:
-    """Like ``rate`` for request completion times: in each window, positions finished after the window's
-    first completion divided by the time from that first completion to the last one."""
-    completions = sorted(completions)
-    width, best = seconds / WINDOWS, 0.0
-    for i in range(WINDOWS):
-        inside = [t for t in completions if start + i * width <= t < start + (i + 1) * width]
-        if len(inside) >= 2 and inside[-1] > inside[0]:
-            best = max(best, (len(inside) - 1) * positions / (inside[-1] - inside[0]))
-    return best
-
-
-def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.device, seconds: float) -> float:
+def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.device, seconds: float,
+                     precision: str = "fp32") -> float:
+    """The torch forward alone in a tight loop (``precision`` resolved: fp32 or bf16)."""
     x = torch.from_numpy(planes).float().to(device)
+    bf16 = precision == "bf16"
     if device.type != "cuda":
         def step():
-            with torch.inference_mode():
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 model(x)
-        return rate(step, len(planes), seconds)
+        return span_rate(step, len(planes), seconds)
     x = x.contiguous(memory_format=torch.channels_last)
 
     def forward():
-        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16,
+                                                    cache_enabled=False):
             return model(x)
 
     side = torch.cuda.Stream()
@@ -98,10 +111,27 @@ def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.de
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         forward()
-    return rate(graph.replay, len(planes), seconds, sync=torch.cuda.synchronize)
+    return span_rate(graph.replay, len(planes), seconds, sync=torch.cuda.synchronize)
 
 
-def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: torch.device) -> tuple[float, dict]:
+def build_bench_evaluator(backend: str, model: PolicyValueNet, precision: str, device: torch.device, batch: int):
+    if backend == "openvino":
+        from alphago_lite.net.openvino_backend import OpenVinoEvaluator
+        return OpenVinoEvaluator(model, model.board_size, "agz", precision=precision, max_batch=batch,
+                                 cpu_threads=torch.get_num_threads())
+    return InProcessEvaluator(model, model.board_size, "agz", device=device, precision=precision, max_batch=batch)
+
+
+def raw_rate(backend: str, evaluator, planes: np.ndarray, device: torch.device, seconds: float) -> float:
+    if backend == "openvino":
+        return span_rate(lambda: evaluator.raw_forward(planes), len(planes), seconds)
+    return raw_forward_rate(evaluator.model, planes, device, seconds, evaluator.precision)
+
+
+def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: torch.device, backend: str,
+                     precision: str) -> tuple[float, dict]:
+    """Clients' positions answered per second over the span, and the server's stats over the same span
+    (its ``evals_per_s``: positions it forwarded, by its own clock)."""
     import ray  # only this figure needs Ray
 
     from actors.cluster import connected
@@ -114,15 +144,14 @@ def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: to
             self.evaluator = RemoteEvaluator(servers, size, "agz")
             self.planes, self.legal = random_batch(args.request, size, seed)
 
-        def run(self, start: float, stop: float) -> list[float]:
-            """Keep requests in flight until ``stop``; return the completion times after ``start``."""
+        def run(self, stop: float) -> list[float]:
+            """Keep requests in flight until ``stop``; return every completion time."""
             pending, completions = deque(), []
             while time.time() < stop:
                 while len(pending) < args.in_flight:
                     pending.append(self.evaluator.submit(self.planes, self.legal))
                 self.evaluator.result(pending.popleft())
-                if time.time() >= start:
-                    completions.append(time.time())
+                completions.append(time.time())
             return completions
 
     # reuses the caller's Ray (tests, the CLI) when there is one
@@ -130,15 +159,55 @@ def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: to
         on_gpu = device.type == "cuda"
         server = InferenceServer.options(num_cpus=0 if not on_gpu else 1, num_gpus=1 if on_gpu else 0).remote(
             model.arch(), "agz", {k: v.cpu() for k, v in model.state_dict().items()}, 0, device=str(device),
-            max_batch=args.batch, batch_timeout_ms=2.0, cpu_threads=torch.get_num_threads())
-        clients = [BenchClient.remote([server], args.size, seed) for seed in range(args.clients)]
-        warmup = 2.0 if on_gpu else 1.0  # CUDA graph capture happens on the first batches
-        ray.get(server.stats.remote())  # the server is up before the clock starts
-        start = time.time() + warmup
-        runs = ray.get([c.run.remote(start, start + args.seconds) for c in clients])
-        service = best_window_rate([t for run in runs for t in run], args.request, start, args.seconds)
-        stats = ray.get(server.stats.remote())
-        return service, stats
+            max_batch=args.batch, batch_timeout_ms=2.0, cpu_threads=torch.get_num_threads(), precision=precision,
+            backend=backend)
+        try:
+            clients = [BenchClient.remote([server], args.size, seed) for seed in range(args.clients)]
+            warmup = 2.0 if on_gpu else 1.0  # CUDA graph capture happens on the first batches
+            ray.get(server.stats.remote())  # the server is up (net compiled) before the clock starts
+            start = time.time() + warmup
+            stop = start + args.seconds
+            runs = [c.run.remote(stop) for c in clients]
+            time.sleep(max(0.0, start - time.time()))
+            ray.get(server.stats.remote(reset=True))  # the server's own count starts with the span
+            completions = [t for run in ray.get(runs) for t in run]
+            stats = ray.get(server.stats.remote())
+        finally:
+            ray.kill(server)
+        return completions_rate(completions, args.request, start, stop), stats
+
+
+def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.Namespace,
+            device: torch.device) -> None:
+    """Print the three lines of one backend and precision as they are measured."""
+    planes, legal = random_batch(args.batch, args.size)
+    evaluator = build_bench_evaluator(backend, model, precision, device, args.batch)
+    resolved = evaluator.precision  # auto shows what it chose: 'auto>fp32'
+    label = f"{backend:8s} {precision if precision == resolved else f'{precision}>{resolved}':9s}"
+    raw = raw_rate(backend, evaluator, planes, device, args.seconds)
+    print(f"{label} raw forward : {raw:10.0f} evals/s  (1.00 x raw)", flush=True)
+    in_process = span_rate(lambda: evaluator.evaluate(planes, legal), args.batch, args.seconds)
+    print(f"{label} in-process  : {in_process:10.0f} evals/s  ({in_process / raw:.2f} x raw)", flush=True)
+    evaluator = None  # free its device buffers for the server
+    service, stats = ray_service_rate(model, args, device, backend, resolved)
+    print(f"{label} ray service : {service:10.0f} evals/s  ({service / raw:.2f} x raw)  "
+          f"[server's own count {stats['evals_per_s']:.0f} evals/s ({stats['evals_per_s'] / raw:.2f} x raw); "
+          f"{args.clients} client(s) x {args.in_flight} in flight x {args.request} positions; "
+          f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
+          f"server threads {stats['forward_threads']}]", flush=True)
+    for figure, value in (("in-process", in_process), ("ray service", service),
+                          ("server's own count", stats["evals_per_s"])):
+        if value > raw * NOISE:
+            print(f"{label} note: {figure} is {value / raw:.2f} x raw: the raw forward was slowed down by "
+                  f"other work on this machine; measure again when it is quiet", flush=True)
+
+
+def parse_list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    unknown = [item for item in items if item not in allowed]
+    if unknown or not items:
+        raise SystemExit(f"{what} must be a comma-separated list of {', '.join(allowed)}, got {text!r}")
+    return items
 
 
 def main(args: argparse.Namespace | list[str] | None = None) -> int:
@@ -147,28 +216,27 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
         add_arguments(parser)
         args = parser.parse_args(args)
     args.request = args.request or args.batch
+    has_openvino = importlib.util.find_spec("openvino") is not None
+    backends = parse_list(args.backends or ("torch,openvino" if has_openvino else "torch"), ("torch", "openvino"),
+                          "--backends")
+    precisions = parse_list(args.precisions, PRECISIONS, "--precisions")
+    if "openvino" in backends and not has_openvino:
+        raise SystemExit("bench inference: --backends openvino needs the openvino package: "
+                         "pip install 'alphago-lite[openvino]'")
     device = resolve_device(args.device)
+    if "openvino" in backends and device.type == "cuda":
+        raise SystemExit("bench inference: openvino runs on the CPU; use --device cpu or --backends torch")
     torch.manual_seed(0)
     model = PolicyValueNet(args.size, IN_PLANES, args.blocks, args.channels).eval()
-    evaluator = InProcessEvaluator(model, args.size, "agz", device=device, max_batch=args.batch)
-    model = evaluator.model  # moved to the device (channels_last on GPU)
-    planes, legal = random_batch(args.batch, args.size)
+    if device.type != "cuda":
+        # as the in-process evaluator would: torch counts the machine's cores, not the ones we may use
+        from alphago_lite.net.evaluator import default_cpu_threads
+        torch.set_num_threads(min(torch.get_num_threads(), default_cpu_threads()))
     print(f"bench inference: {args.size}x{args.size} {args.blocks}x{args.channels} batch {args.batch} "
-          f"device {device} torch threads {torch.get_num_threads()}", flush=True)
-
-    figures = {"raw forward": raw_forward_rate(model, planes, device, args.seconds)}
-    print(f"raw forward   : {figures['raw forward']:10.0f} evals/s  (1.00 x raw)", flush=True)
-    figures["in-process"] = rate(lambda: evaluator.evaluate(planes, legal), args.batch, args.seconds)
-    print(f"in-process    : {figures['in-process']:10.0f} evals/s  "
-          f"({figures['in-process'] / figures['raw forward']:.2f} x raw)", flush=True)
-    evaluator = None  # free its device buffers for the server
-
-    service, stats = ray_service_rate(model.cpu() if device.type == "cuda" else model, args, device)
-    print(f"ray service   : {service:10.0f} evals/s  ({service / figures['raw forward']:.2f} x raw)  "
-          f"[{args.clients} client(s) x {args.in_flight} in flight x {args.request} positions; "
-          f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
-          f"server threads {stats['torch_threads']}]",
-          flush=True)
+          f"device {device} threads {torch.get_num_threads()}, {args.seconds:g} s per figure", flush=True)
+    for backend in backends:
+        for precision in precisions:
+            measure(backend, precision, model, args, device)
     return 0
 
 

@@ -11,7 +11,11 @@ after a warm-up, then prints, all from the same run:
   share of raw     NN evals/s over the raw forward throughput of the same net at the same (mean)
                    batch size on this machine, timed after the actors are stopped
 
-    alphago-lite bench selfplay --config configs/go9_cpu.yaml --seconds 30
+``--precision fp32,auto`` (and/or ``--backend torch,openvino``) runs the whole measurement once per
+combination, one after the other in the same process, and ends with one ratio line per combination:
+its NN evals/s over the first one's.
+
+    alphago-lite bench selfplay --config configs/go9_cpu.yaml --seconds 30 --precision fp32,auto
 """
 from __future__ import annotations
 
@@ -27,10 +31,11 @@ from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
-from alphago_lite.benchmarks.inference import raw_forward_rate
-from alphago_lite.config import load_config, resolved_max_moves
+from alphago_lite.benchmarks.inference import build_bench_evaluator, parse_list, raw_rate
+from alphago_lite.config import Config, load_config, resolved_max_moves
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import build_model
+from alphago_lite.net.precision import PRECISIONS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,23 +43,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default="configs/go9_cpu.yaml", help="YAML config (default go9_cpu.yaml)")
     p.add_argument("--seconds", type=float, default=30.0, help="measuring window after the warm-up")
     p.add_argument("--workers", type=int, default=None, help="search workers (default: from the config)")
+    p.add_argument("--precision", default=None,
+                   help="comma-separated inference precisions to compare, e.g. fp32,auto (default: the config's)")
+    p.add_argument("--backend", default=None,
+                   help="comma-separated inference backends to compare, e.g. torch,openvino (default: the config's)")
 
 
 def _server_totals(servers, reset: bool) -> dict:
     stats = ray.get([s.stats.remote(reset=reset) for s in servers])
     positions = sum(s["positions"] for s in stats)
     batches = sum(s["batches"] for s in stats)
-    return {"positions": positions, "batches": batches, "threads": stats[0]["torch_threads"],
-            "batch_fill": float(np.mean([s["batch_fill"] for s in stats]))}
+    return {"positions": positions, "batches": batches, "threads": stats[0]["forward_threads"],
+            "batch_fill": float(np.mean([s["batch_fill"] for s in stats])), "precision": stats[0]["precision"]}
 
 
-def main(args: argparse.Namespace | list[str] | None = None) -> int:
-    if not isinstance(args, argparse.Namespace):
-        parser = argparse.ArgumentParser(prog="bench_selfplay", description=__doc__.splitlines()[0])
-        add_arguments(parser)
-        args = parser.parse_args(args)
-    overrides = list(args.overrides) + ([f"selfplay.num_workers={args.workers}"] if args.workers else [])
-    cfg = load_config(args.config, overrides)
+def _variants(args: argparse.Namespace, base: list[str]) -> list[tuple[str, list[str]]]:
+    """(label, overrides) per combination of --backend and --precision; one unlabelled run without them."""
+    backends = parse_list(args.backend, ("torch", "openvino"), "--backend") if args.backend else [None]
+    precisions = parse_list(args.precision, PRECISIONS, "--precision") if args.precision else [None]
+    variants = []
+    for backend in backends:
+        for precision in precisions:
+            extra = ([f"inference.backend={backend}"] if backend else []) + \
+                    ([f"inference.precision={precision}"] if precision else [])
+            variants.append((" ".join(filter(None, (backend, precision))), base + extra))
+    return variants
+
+
+def measure(cfg: Config, seconds: float) -> dict:
+    """Self-play for ``seconds`` after a warm-up; the servers' counts and the games finished meanwhile."""
     fs = cfg.model.feature_set
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model, cfg.game.size, num_planes(fs)).eval()
@@ -71,7 +88,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
                 _server_totals(servers, reset=True)
                 games_before = ray.get(buffer.stats.remote())["games"]
                 start = time.perf_counter()
-                time.sleep(args.seconds)
+                time.sleep(seconds)
                 served = _server_totals(servers, reset=True)
                 elapsed = time.perf_counter() - start
                 games = ray.get(buffer.stats.remote())["games"] - games_before
@@ -79,19 +96,35 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
                 stop_selfplay(pool, servers, buffer)
             from alphago_lite.selfplay.replay import read_games
             finished = read_games(games_dir)[games_before:games_before + games]
+    return {"model": model, "served": served, "elapsed": elapsed, "games": games, "finished": finished,
+            "servers": len(servers), "workers": len(pool.workers)}
+
+
+def raw_share_reference(cfg: Config, run: dict) -> tuple[int, float]:
+    """The batch size and raw forward rate (all servers together) to compare the servers' rate with:
+    the same backend, resolved precision and threads as a server's forward, at its mean batch."""
+    served = run["served"]
+    batch = max(int(round(served["positions"] / max(served["batches"], 1))), 1)
+    torch.set_num_threads(max(int(served["threads"]), 1))
+    rng = np.random.default_rng(0)
+    fs = cfg.model.feature_set
+    planes = (rng.random((batch, num_planes(fs), cfg.game.size, cfg.game.size)) < 0.3).astype(np.uint8)
+    evaluator = build_bench_evaluator(cfg.inference.backend, run["model"], served["precision"],
+                                      torch.device("cpu"), batch)
+    return batch, raw_rate(cfg.inference.backend, evaluator, planes, torch.device("cpu"), 4.0) * run["servers"]
+
+
+def report(cfg: Config, config_name: str, run: dict) -> float:
+    """Print the figures of one run; returns its NN evals/s."""
+    served, elapsed, games, finished = run["served"], run["elapsed"], run["games"], run["finished"]
     moves = sum(len(g.moves) for g in finished)
     evals = served["positions"] / elapsed
     mean_batch = served["positions"] / max(served["batches"], 1)
-    batch = max(int(round(mean_batch)), 1)
-    # the raw forward with the threads a server's forward gets, so the share compares like with like
-    torch.set_num_threads(max(int(served["threads"]), 1))
-    rng = np.random.default_rng(0)
-    planes = (rng.random((batch, num_planes(fs), cfg.game.size, cfg.game.size)) < 0.3).astype(np.uint8)
-    raw = raw_forward_rate(model, planes, torch.device("cpu"), seconds=4.0) * len(servers)
-    print(f"bench selfplay: {args.config} {cfg.game.size}x{cfg.game.size} {cfg.model.blocks}x"
-          f"{cfg.model.channels}, {len(pool.workers)} worker(s) x {cfg.selfplay.games_per_worker} games, "
-          f"{len(servers)} server(s) x {served['threads']} thread(s), {cfg.search.num_simulations} sims, "
-          f"{elapsed:.0f} s")
+    batch, raw = raw_share_reference(cfg, run)
+    print(f"bench selfplay: {config_name} {cfg.game.size}x{cfg.game.size} {cfg.model.blocks}x"
+          f"{cfg.model.channels}, {run['workers']} worker(s) x {cfg.selfplay.games_per_worker} games, "
+          f"{run['servers']} server(s) x {served['threads']} thread(s) {cfg.inference.backend} "
+          f"{served['precision']}, {cfg.search.num_simulations} sims, {elapsed:.0f} s")
     # steady state: positions/s over moves per game; with no finished game, the longest a game can be
     # gives a lower bound (the workers start all their games at once, so a short window sees none end)
     length, how = (moves / len(finished), "their mean length") if finished else \
@@ -105,7 +138,24 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     print(f"batch fill     : {served['batch_fill']:10.2f}  (mean batch {mean_batch:.1f} of "
           f"{cfg.inference.max_batch})")
     print(f"share of raw   : {evals / raw:10.2f}  (raw forward at batch {batch}: {raw:.0f} evals/s "
-          f"on {len(servers)} server(s))")
+          f"on {run['servers']} server(s))", flush=True)
+    return evals
+
+
+def main(args: argparse.Namespace | list[str] | None = None) -> int:
+    if not isinstance(args, argparse.Namespace):
+        parser = argparse.ArgumentParser(prog="bench_selfplay", description=__doc__.splitlines()[0])
+        add_arguments(parser)
+        args = parser.parse_args(args)
+    base = list(args.overrides) + ([f"selfplay.num_workers={args.workers}"] if args.workers else [])
+    rates = []
+    for label, overrides in _variants(args, base):
+        cfg = load_config(args.config, overrides)
+        rates.append((label, report(cfg, args.config, measure(cfg, args.seconds))))
+    if len(rates) > 1:
+        first_label, first = rates[0]
+        for label, evals in rates[1:]:
+            print(f"ratio          : {evals / first:10.2f}  (NN evals/s of {label} over {first_label}, same run)")
     return 0
 
 
