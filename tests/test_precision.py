@@ -245,3 +245,30 @@ def test_the_learners_timing_trial_leaves_the_net_as_it_was(monkeypatch):
     assert trainer.autocast in (True, False)  # which one depends on this machine
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # no batch-norm statistic moved
     assert all(p.grad is None for p in net.parameters()) and net.training
+
+
+# ------------------------------------------------------------------ front ends
+OLD_CHECKPOINT = Path(__file__).parent / "data" / "before_layout" / "tiny-5x5.pt"
+
+
+def test_play_gtp_and_match_take_a_precision():
+    import argparse
+    import io
+
+    from alphago_lite.commands.match import add_match_arguments
+    from alphago_lite.commands.play import add_agent_options, build_agent
+    from alphago_lite.play.match import make_player
+    agent_options = argparse.ArgumentParser()
+    add_agent_options(agent_options)  # play and gtp share these
+    assert agent_options.parse_args([]).precision == "auto"
+    args = agent_options.parse_args(["--model", str(OLD_CHECKPOINT), "--precision", "bf16"])
+    assert build_agent(args, log=io.StringIO()).evaluator.precision == "bf16"
+    with pytest.raises(SystemExit):
+        agent_options.parse_args(["--precision", "fp16"])
+
+    match = argparse.ArgumentParser()
+    add_match_arguments(match)
+    args = match.parse_args(["model:a.pt", "model:b.pt", "--precision", "fp32", "--precision-b", "bf16"])
+    assert (args.precision, args.precision_b) == ("fp32", "bf16")
+    assert make_player(f"model:{OLD_CHECKPOINT}", visits=4, precision="bf16").agent.evaluator.precision == "bf16"
+    assert make_player(f"model:{OLD_CHECKPOINT}", visits=4).agent.evaluator.precision == "fp32"

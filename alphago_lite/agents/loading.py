@@ -49,7 +49,7 @@ def find_checkpoint(model_path: str | os.PathLike | None = None,
 
 
 def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
-               visits: int = 200, device: str = "cpu", threads: int = 1) -> Agent:
+               visits: int = 200, device: str = "cpu", threads: int = 1, precision: str = "fp32") -> Agent:
     """The agent of a checkpoint file, or of the checkpoint a run directory offers (see
     ``find_checkpoint``).
 
@@ -61,7 +61,7 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     from alphago_lite.net.checkpoint import load_model
     from alphago_lite.net.evaluator import InProcessEvaluator
     model, meta = load_model(path, device=device)
-    evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device)
+    evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device, precision=precision)
     agent = MctsAgent(evaluator, visits=visits, threads=threads)
     agent.training_komi = training_komi(path)
     return agent

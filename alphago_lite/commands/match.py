@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from alphago_lite.commands.play import board_size, check_device, finite_float
+from alphago_lite.net.precision import PRECISIONS
 
 
 def register(subparsers) -> None:
@@ -27,6 +28,10 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-moves", type=int, default=None, help="move limit per game (default 2*size*size)")
     parser.add_argument("--out", default="match", help="directory for the SGF files (default ./match)")
     parser.add_argument("--device", default="cpu", help="device of our agents (default cpu)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="number format of our agents' nets: fp32, bf16 or auto (default)")
+    parser.add_argument("--precision-b", choices=PRECISIONS, default=None,
+                        help="B's number format when it differs from --precision (e.g. an fp32-vs-bf16 match)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
         if args.games < 1:
             raise ValueError(f"--games must be at least 1, got {args.games}")
         check_device(args.device)
-        for spec in (args.a, args.b):
-            players.append(make_player(spec, visits=args.visits, device=args.device))
+        for spec, precision in ((args.a, args.precision), (args.b, args.precision_b or args.precision)):
+            players.append(make_player(spec, visits=args.visits, device=args.device, precision=precision))
         config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,
                              out_dir=args.out)
         report = run_match(players[0], players[1], config)

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import TextIO
 
+from alphago_lite.net.precision import PRECISIONS
+
 
 def finite_float(text: str) -> float:
     """argparse type of --komi: a finite number (a nan komi scores every game nan)."""
@@ -60,6 +62,8 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--random", action="store_true", help="a uniformly random player (no network)")
     parser.add_argument("--visits", type=int, default=200, help="search visits per move (default 200)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="the net's number format: fp32, bf16 or auto (bf16 where it is faster; default)")
     parser.add_argument("--threads", type=int, default=1,
                         help="search threads; they share the work of each batch of leaves (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of --random")
@@ -76,7 +80,8 @@ def build_agent(args: argparse.Namespace, log: TextIO | None = None):
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     check_device(args.device)
     path = find_checkpoint(model_path=args.model, run_dir=args.run)
-    agent = load_agent(model_path=path, visits=args.visits, device=args.device, threads=args.threads)
+    agent = load_agent(model_path=path, visits=args.visits, device=args.device, threads=args.threads,
+                       precision=args.precision)
     print(f"Loaded checkpoint {path}", file=log or sys.stdout)
     return agent
 

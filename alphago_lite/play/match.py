@@ -98,8 +98,8 @@ class GtpPlayer:
         self.client.close()
 
 
-def make_player(spec: str, visits: int | None = None, device: str = "cpu") -> Player:
-    """Build a player from its spec (see the module docstring)."""
+def make_player(spec: str, visits: int | None = None, device: str = "cpu", precision: str = "fp32") -> Player:
+    """Build a player from its spec (see the module docstring); ``precision`` is its net's number format."""
     kind, _, rest = spec.partition(":")
     if kind == "gnugo":
         level = int(rest) if rest else 0
@@ -108,10 +108,10 @@ def make_player(spec: str, visits: int | None = None, device: str = "cpu") -> Pl
         return AgentPlayer(RandomAgent(seed=int(rest) if rest else None), name=spec)
     if kind == "model" or (not rest and spec.endswith(".pt")):
         path = rest if kind == "model" else spec
-        return AgentPlayer(load_agent(model_path=path, visits=visits or 200, device=device),
+        return AgentPlayer(load_agent(model_path=path, visits=visits or 200, device=device, precision=precision),
                            name=Path(path).stem, visits=visits)
     if kind == "run":
-        return AgentPlayer(load_agent(run_dir=rest, visits=visits or 200, device=device),
+        return AgentPlayer(load_agent(run_dir=rest, visits=visits or 200, device=device, precision=precision),
                            name=Path(rest).name, visits=visits)
     if kind == "gtp" and rest.strip():
         argv = shlex.split(rest)
