@@ -352,3 +352,51 @@ def test_reader_thread_does_not_block_on_quit():
         thread.start()
         thread.join(5)
     assert not thread.is_alive() and out.getvalue() == "= \n\n"
+
+
+# ------------------------------------------------------------------- dead stones (scoring.py) ---
+def talk_on(diagram, agent, text, to_play="B", komi=0.5):
+    """``text`` to an engine whose game is the drawn position."""
+    from alphago_lite.go import game_from_diagram
+    engine = GtpEngine(agent, EngineConfig(board_size=7, komi=komi, visits=16))
+    engine.game = game_from_diagram(diagram, to_play=to_play, komi=komi, max_moves=980)
+    agent.new_game(engine.game)
+    out = io.StringIO()
+    serve(engine, io.StringIO(text), out)
+    return out.getvalue()
+
+
+def test_final_score_and_status_lists_remove_the_dead_stone():
+    from test_scoring import DEAD_STONE, DEAD_STONE_OWNERSHIP, drawn_agent
+    answers = talk_on(DEAD_STONE, drawn_agent(DEAD_STONE_OWNERSHIP),
+                      "final_score\nfinal_status_list dead\nfinal_status_list alive\nfinal_status_list seki\n"
+                      "final_status_list DEAD\nfinal_status_list\nfinal_status_list asleep\n")
+    assert answers == ("= B+13.5\n\n= B6\n\n= D7 D6 D5 D4 D3 D2 D1\nF7 F6 F5 F4 F3 F2 F1\n\n= \n\n= B6\n\n"
+                       "? syntax error: expected final_status_list dead|alive|seki\n\n"
+                       "? syntax error: 'asleep' is not dead, alive or seki\n\n")
+
+
+def test_final_status_list_seki():
+    from test_scoring import SEKI, SEKI_OWNERSHIP, drawn_agent
+    answers = talk_on(SEKI, drawn_agent(SEKI_OWNERSHIP), "final_status_list seki\nfinal_status_list dead\n")
+    assert answers == "= B7 B6 B5 A4 B4\nA6\n\n= \n\n"
+
+
+def test_without_an_ownership_head_the_count_is_tromp_taylor():
+    from test_scoring import DEAD_STONE
+
+    from alphago_lite.agents.mcts import MctsAgent
+    from alphago_lite.net.evaluator import UniformEvaluator
+    for agent in (FirstMoveAgent(), MctsAgent(UniformEvaluator(7, "agz"), visits=8)):
+        answers = talk_on(DEAD_STONE, agent, "final_score\nfinal_status_list dead\nfinal_status_list alive\n")
+        assert answers == "= W+8.5\n\n= \n\n= D7 D6 D5 D4 D3 D2 D1\nF7 F6 F5 F4 F3 F2 F1\nB6\n\n"
+
+
+def test_genmove_answers_a_pass_with_a_pass_when_nothing_is_left_to_gain():
+    from test_scoring import DEAD_STONE, DEAD_STONE_OWNERSHIP, drawn_agent
+    agent = drawn_agent(DEAD_STONE_OWNERSHIP)
+    assert talk_on(DEAD_STONE, agent, "play W pass\ngenmove B\nfinal_score\n", to_play="W") == \
+        "= \n\n= pass\n\n= B+13.5\n\n"
+    # White, losing by the count, plays on after Black's pass
+    answer = talk_on(DEAD_STONE, drawn_agent(DEAD_STONE_OWNERSHIP), "play B pass\ngenmove W\n")
+    assert answer.startswith("= \n\n= ") and answer != "= \n\n= pass\n\n"

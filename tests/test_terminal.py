@@ -80,7 +80,7 @@ def test_every_kind_of_bad_input_gets_one_line_and_the_prompt_again(tmp_path):
         "The agent plays B4: win rate 75.0%, 3 visits, pv B4",
         "Illegal move C4: repeats an earlier position (ko/superko).",
         "Hint: pass (win rate 75.0%, 3 visits, pv pass)",
-        "Score now (area, komi 0.5, no dead stones removed): White leads by 3.5.",
+        "Score now (area, komi 0.5, no dead stones removed: this net has no ownership head): White leads by 3.5.",
         "Cannot save /nonexistent/dir/x.sgf: No such file or directory.",
         "You play pass.",
         "The agent plays pass: win rate 75.0%, 3 visits, pv pass",
@@ -216,3 +216,37 @@ def test_the_default_name_never_overwrites_a_file(tmp_path):
     (tmp_path / "alphago-lite-20250102-030405.sgf").write_text("kept")
     (tmp_path / "alphago-lite-20250102-030405-2.sgf").write_text("kept")
     assert default_save_name(now, tmp_path).name == "alphago-lite-20250102-030405-3.sgf"
+
+
+# ------------------------------------------------------------------- dead stones (scoring.py) ---
+def test_score_and_territory_remove_the_dead_stone_the_net_sees():
+    from test_scoring import DEAD_STONE, DEAD_STONE_OWNERSHIP, drawn_agent
+    game = game_from_diagram(DEAD_STONE, komi=0.5)
+    out = play("score\nterritory\nquit\n", game, drawn_agent(DEAD_STONE_OWNERSHIP))
+    assert "Score now (area, komi 0.5, dead stones (0 black, 1 white) removed, as the net sees them): " \
+           "Black leads by 13.5." in out
+    drawing = out.split("Black leads by 13.5.\nblack> ")[1].split("\n")[:9]
+    assert drawing == ["    A B C D E F G",
+                       "  7 b b b X . O w 7",
+                       "  6 b o b X . O w 6",
+                       "  5 b b b X . O w 5",
+                       "  4 b b b X . O w 4",
+                       "  3 b b b X . O w 3",
+                       "  2 b b b X . O w 2",
+                       "  1 b b b X . O w 1",
+                       "    A B C D E F G"]
+
+
+def test_without_an_ownership_head_territory_says_so():
+    out = play("territory\nquit\n", Game(size=5), ScriptedAgent([]))
+    assert "No territory estimate: this agent's net has no ownership head." in messages(out)
+
+
+def test_the_agent_answers_your_pass_and_the_result_counts_dead_stones():
+    from test_scoring import DEAD_STONE, DEAD_STONE_OWNERSHIP, drawn_agent
+    game = game_from_diagram(DEAD_STONE, to_play="W", komi=0.5)
+    out = play("pass\nquit\n", game, drawn_agent(DEAD_STONE_OWNERSHIP), human=WHITE)
+    assert game.history[-2:] == [49, 49] and game.is_over
+    assert ("Game over: B+13.5 by area with komi 0.5 and dead stones (0 black, 1 white) removed "
+            "(+13.5 for Black; Tromp-Taylor, stones as they stand: W+8.5). Type 'save FILE.sgf' to keep it, "
+            "or 'quit'.") in messages(out)

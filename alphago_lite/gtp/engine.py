@@ -8,6 +8,12 @@ handler      a method answering one command; it gets the arguments and returns t
              ``bad vertex list``, ``cannot load file``), followed by details after a colon.
 streaming    ``lz-analyze``, ``kata-analyze`` and the ``*-genmove_analyze`` commands write their response
              as they think (see gtp.py and gtp_analysis.py).
+scoring      ``final_score`` and ``final_status_list`` remove dead stones when the agent's net has an
+             ownership head (see scoring.py: ownership averaged over the search's principal variation,
+             a chain dead below -0.6 for its colour, seki by mutual self-atari); without one they give the
+             Tromp-Taylor count and call every stone alive. The answers look the same either way.
+pass answer  ``genmove`` and ``reg_genmove`` answer the opponent's pass with a pass when nothing is left to
+             gain by that count (``scoring.reply_to_pass``).
 fixed handicap  the spec's placement (section 4.1.1): stones on the 3rd line (boards up to 12x12) or
              the 4th line (13x13 and up); at most 9 stones on odd boards from 9x9, else at most 4.
 """
@@ -17,6 +23,7 @@ import dataclasses
 import time
 from dataclasses import dataclass
 
+from alphago_lite import scoring
 from alphago_lite.agents.base import RESIGN, Agent
 from alphago_lite.go import Game, IllegalMove, from_gtp, to_gtp
 from alphago_lite.go.game import parse_colour
@@ -88,7 +95,8 @@ class GtpEngine:
             "boardsize": self.boardsize, "clear_board": self.clear_board, "komi": self.komi,
             "play": self.play, "genmove": self.genmove, "reg_genmove": self.reg_genmove,
             "undo": self.undo, "showboard": lambda a: "\n" + self.game.render(),
-            "final_score": self.final_score, "time_settings": self.time_settings,
+            "final_score": self.final_score, "final_status_list": self.final_status_list,
+            "time_settings": self.time_settings,
             "time_left": self.time_left, "fixed_handicap": self.fixed_handicap,
             "place_free_handicap": self.place_free_handicap, "set_free_handicap": self.set_free_handicap,
             "loadsgf": self.loadsgf, "printsgf": self.printsgf,
@@ -213,6 +221,7 @@ class GtpEngine:
         budget = self.clock.budget(colour, game, self.config.lag_seconds)
         started = time.monotonic()
         analysis = self.agent.genmove(game, visits=self.config.visits, seconds=budget)
+        analysis = scoring.reply_to_pass(self.agent, game, analysis)
         self.clock.spent(colour, time.monotonic() - started)
         return analysis
 
@@ -235,9 +244,25 @@ class GtpEngine:
         self.agent.new_game(self.game)
         return ""
 
+    def _person_score(self) -> tuple[float, scoring.StoneStatus] | None:
+        return scoring.person_score(self.agent, self.game, self.config.visits or scoring.SCORE_VISITS)
+
     def final_score(self, args):
-        score = self.game.score()
-        return "0" if score == 0 else f"{'B' if score > 0 else 'W'}+{abs(score):g}"
+        counted = self._person_score()
+        return scoring.score_text(self.game.score() if counted is None else counted[0])
+
+    def final_status_list(self, args):
+        self._arity(args, 1, "final_status_list dead|alive|seki")
+        wanted = args[0].lower()
+        if wanted not in ("dead", "alive", "seki"):
+            raise GtpError(f"syntax error: {args[0]!r} is not dead, alive or seki")
+        counted = self._person_score()
+        if counted is None:  # Tromp-Taylor: every stone on the board counts as alive
+            chains = scoring.board_chains(self.game.board) if wanted == "alive" else []
+        else:
+            chains = getattr(counted[1], wanted)
+        # one chain a line, as GNU Go answers
+        return "\n".join(" ".join(to_gtp(p, self.game.size) for p in chain.points) for chain in chains)
 
     # --------------------------------------------------------------------------------- time ---
     def time_settings(self, args):

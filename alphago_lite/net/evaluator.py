@@ -44,12 +44,19 @@ class Evaluator(Protocol):
     answers_at_once: bool = False  # thread-safe and nearly free: searches call it in their own threads
     needs_planes: bool = True      # False: it never reads the planes, so searches need not encode them
     weights_version: int = 0       # version of the weights that answered the last evaluate
+    has_ownership: bool = False    # evaluate_with_ownership answers (the net has an ownership head)
 
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """planes: uint8 [B, C, S, S] (0/1); legal: bool [B, S*S+1].
         Returns policy float32 [B, S*S+1] (0 on illegal moves, sums to 1) and value float32 [B]
         in [-1, 1] from the point of view of the player to move."""
         ...
+
+    def evaluate_with_ownership(self, planes: np.ndarray,
+                                legal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Optional (``has_ownership``): ``evaluate``'s policy and value, and the ownership float32
+        [B, S, S] in [-1, 1] from the point of view of the player to move (+1: it will own the point)."""
+        raise NotImplementedError(f"{type(self).__name__} gives no ownership (has_ownership is false)")
 
 
 class EvaluatorInputError(ValueError):
@@ -246,6 +253,24 @@ class InProcessEvaluator(Evaluator):
             with torch.inference_mode():
                 self._cpu_forward(planes, precision)
         return faster_precision(forward)
+
+    # ------------------------------------------------------------------ ownership (scoring.py)
+    @property
+    def has_ownership(self) -> bool:
+        return self.model.ownership_conv is not None
+
+    def evaluate_with_ownership(self, planes: np.ndarray,
+                                legal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Policy, value and ownership (see ``Evaluator``) in float32, without symmetries or CUDA
+        graphs: scoring asks for a handful of positions at the end of a game."""
+        check_batch(planes, legal, self.board_size, self.in_planes)
+        if not self.has_ownership:
+            raise NotImplementedError("this net has no ownership head (model.ownership_head is false)")
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(planes)).to(self.device, torch.float32)
+            logits, value, ownership = self.model.heads(x)
+            policy = masked_softmax(logits, torch.from_numpy(np.ascontiguousarray(legal)).to(self.device))
+        return policy.cpu().numpy(), value.float().cpu().numpy(), ownership.float().cpu().numpy()
 
 
 def bucket_sizes(max_batch: int, smallest: int = 8) -> list[int]:

@@ -4,8 +4,13 @@ Vocabulary
 ----------
 you / agent   the human's colour is ``PlayOptions.human_colour``; the agent plays the other one.
 command       one input line: a move (``D4``, ``d4``), ``pass``, ``resign``, ``undo`` (takes back your
-              last move and the agent's reply), ``hint``, ``score``, ``save FILE.sgf``, ``help``, ``quit``.
+              last move and the agent's reply), ``hint``, ``score``, ``territory``, ``save FILE.sgf``,
+              ``help``, ``quit``.
               Anything else gets one line saying what was wrong, and the prompt again.
+score         with a net that has an ownership head, ``score`` and the end of the game count area with
+              dead stones removed (scoring.py); ``territory`` draws the board with the net's estimate.
+              Without one, the Tromp-Taylor count, said so. The agent answers a pass with a pass when
+              nothing is left to gain by that count (``scoring.reply_to_pass``).
 colour        ANSI colours only when asked for (``PlayOptions.colour``; the command line turns it on when
               stdout is a terminal and NO_COLOR is unset); otherwise plain text that survives pipes.
 
@@ -21,13 +26,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from alphago_lite import scoring
 from alphago_lite.agents.base import RESIGN, Agent, Analysis
 from alphago_lite.go import BLACK, WHITE, Game, IllegalMove, from_gtp, to_gtp
 from alphago_lite.go.coords import GTP_COLUMNS
 
 NAMES = {BLACK: "Black", WHITE: "White"}
 HELP = ("commands: a move like D4, pass, resign, undo (your last move and the agent's reply), hint, "
-        "score, save FILE.sgf, help, quit")
+        "score, territory, save FILE.sgf, help, quit")
 ANSI = {"black": "\x1b[1;30;43m", "white": "\x1b[1;97;43m", "board": "\x1b[30;43m", "last": "\x1b[1;31;43m",
         "reset": "\x1b[0m"}
 
@@ -100,6 +106,31 @@ def render_board(game: Game, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+TERRITORY_MARK = 0.5  # |ownership| from which an empty point is drawn as someone's territory
+
+
+def render_territory(game: Game, ownership) -> str:
+    """The board with the net's estimate: ``X``/``O`` living stones, ``x``/``o`` dead ones (they count for
+    the other side), ``b``/``w`` empty points Black / White will own (|ownership| >= 0.5), ``.`` neither."""
+    size, board = game.size, game.board
+    dead = set(scoring.classify_stones(board, ownership).dead_points())
+    letters = "    " + " ".join(GTP_COLUMNS[:size])
+    lines = [letters]
+    for row in range(size):
+        cells = []
+        for col in range(size):
+            p, stone, owner = row * size + col, int(board[row, col]), float(ownership[row][col])
+            if stone:
+                mark = "X" if stone == BLACK else "O"
+                cells.append(mark.lower() if p in dead else mark)
+            else:
+                cells.append("b" if owner >= TERRITORY_MARK else "w" if owner <= -TERRITORY_MARK else ".")
+        lines.append(f"{size - row:>3} {' '.join(cells)} {size - row}")
+    lines.append(letters)
+    lines.append("X O stones, x o dead stones, b w territory of Black / White (the net's estimate)")
+    return "\n".join(lines)
+
+
 class TerminalGame:
     """One game between a person (the input stream) and an agent."""
 
@@ -151,6 +182,7 @@ class TerminalGame:
     def agent_moves(self) -> None:
         colour = self.game.to_play
         analysis = self.agent.genmove(self.game, visits=self.options.visits, seconds=self.options.seconds)
+        analysis = scoring.reply_to_pass(self.agent, self.game, analysis)
         if analysis.move == RESIGN:
             self.game.resign(colour)
             self.say(f"The agent ({NAMES[colour]}) resigns.")
@@ -169,7 +201,20 @@ class TerminalGame:
         result = self.game.result()
         if self.game.resigned:
             return f"{result} ({NAMES[self.game.resigned]} resigned)"
-        return f"{result} (area score with komi {self.game.komi:g}: {self.game.score():+g} for Black)"
+        counted = self._person_score()
+        if counted is None:
+            return f"{result} (area score with komi {self.game.komi:g}: {self.game.score():+g} for Black)"
+        score, status = counted
+        return (f"{scoring.score_text(score)} by area with komi {self.game.komi:g} and {self._dead_text(status)} "
+                f"removed ({score:+g} for Black; Tromp-Taylor, stones as they stand: {result})")
+
+    def _person_score(self) -> tuple[float, scoring.StoneStatus] | None:
+        return scoring.person_score(self.agent, self.game, self.options.visits or scoring.SCORE_VISITS)
+
+    @staticmethod
+    def _dead_text(status: scoring.StoneStatus) -> str:
+        dead = {colour: sum(len(c.points) for c in status.dead if c.colour == colour) for colour in (BLACK, WHITE)}
+        return f"dead stones ({dead[BLACK]} black, {dead[WHITE]} white)"
 
     # ------------------------------------------------------------------------------- commands ---
     def handle(self, line: str) -> bool:
@@ -181,6 +226,7 @@ class TerminalGame:
         if word in ("quit", "exit"):
             return False
         handlers = {"help": self.cmd_help, "hint": self.cmd_hint, "score": self.cmd_score,
+                    "territory": self.cmd_territory,
                     "undo": self.cmd_undo, "resign": self.cmd_resign, "save": self.cmd_save}
         if word in handlers:
             handlers[word](words[1:])
@@ -238,10 +284,20 @@ class TerminalGame:
         self.say(f"Hint: {move} ({self.explain(analysis)})")
 
     def cmd_score(self, args) -> None:
-        score = self.game.score()
+        counted = self._person_score()
+        score = self.game.score() if counted is None else counted[0]
         leader = "Black" if score > 0 else "White"
         text = "even" if score == 0 else f"{leader} leads by {abs(score):g}"
-        self.say(f"Score now (area, komi {self.game.komi:g}, no dead stones removed): {text}.")
+        how = "no dead stones removed: this net has no ownership head" if counted is None else \
+            f"{self._dead_text(counted[1])} removed, as the net sees them"
+        self.say(f"Score now (area, komi {self.game.komi:g}, {how}): {text}.")
+
+    def cmd_territory(self, args) -> None:
+        estimate = scoring.estimate_ownership(self.agent, self.game, self.options.visits or scoring.SCORE_VISITS)
+        if estimate is None:
+            self.say("No territory estimate: this agent's net has no ownership head.")
+            return
+        self.say(render_territory(self.game, estimate.ownership))
 
     def cmd_save(self, args) -> None:
         if len(args) != 1:
