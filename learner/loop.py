@@ -3,6 +3,9 @@
 Places inference servers, search workers and the replay buffer as Ray actors; the learner trains in
 this (driver) process, publishes weights to the inference servers every ``publish_every`` steps and
 checkpoints every ``checkpoint_every`` steps. The run directory's layout is ``alphago_lite.run_dir``'s.
+Evaluation matches play in their own actor (actors/evaluator.py): the loop submits one, trains on and
+polls for its result every step; at most one is in flight (a scheduled one is skipped meanwhile, with
+a note), and a run that ends normally waits for the one in flight so that its result is recorded.
 """
 from __future__ import annotations
 
@@ -14,20 +17,28 @@ import ray
 import torch
 
 from actors.cluster import connected, stop_selfplay
+from actors.evaluator import start_evaluation_actor
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import check_capacity, start_search_workers
 from alphago_lite.config import Config, save_config
 from alphago_lite.errors import UserError
 from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_model
-from alphago_lite.net.evaluator import InProcessEvaluator
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import build_model
 from alphago_lite.run_dir import RunDir
-from alphago_lite.selfplay.arena import play_match
 from learner.checkpoints import CheckpointStore
 from learner.progress import Progress
 from learner.trainer import Trainer
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingEvaluation:
+    """A match in flight in the evaluation actor."""
+    result: ray.ObjectRef     # of a MatchResult, newest first
+    checkpoint: Path          # the newest weights' checkpoint, marked best if they pass
+    weights: ray.ObjectRef    # the newest weights, published if they pass (gating)
+    step: int                 # the learner's step when the match was submitted
 
 
 class TrainingRun:
@@ -60,6 +71,8 @@ class TrainingRun:
         self.servers = self.buffer = None
         self.starting_weights = self.published = None  # ObjectRefs of weights, once started
         self.workers = None
+        self.evaluation_actor = None  # started with the first match (after self-play has its CPUs)
+        self.evaluation: PendingEvaluation | None = None
 
     def _restore(self) -> list[tuple[Path, str]]:
         """Continue from the newest checkpoint that loads; returns the damaged newer ones (path, why)."""
@@ -107,9 +120,10 @@ class TrainingRun:
     def _put_weights(self) -> ray.ObjectRef:
         return ray.put({k: v.detach().cpu() for k, v in self.trainer.model.state_dict().items()})
 
-    def publish(self) -> None:
+    def publish(self, weights: ray.ObjectRef | None = None) -> None:
+        """Send the trainer's weights (or ``weights``: those that passed a gating match) to the servers."""
         self.version += 1
-        self.published = self._put_weights()
+        self.published = self._put_weights() if weights is None else weights
         ray.get([s.set_weights.remote(self.version, self.published) for s in self.servers])
 
     def resync_servers(self) -> None:
@@ -143,6 +157,7 @@ class TrainingRun:
             started = True
             while self.trainer.step < self.max_steps:
                 self.workers.check()
+                self.poll_evaluation()
                 buffer_stats = ray.get(self.buffer.stats.remote())
                 self._report_damaged_data(buffer_stats)
                 if not self._may_train(buffer_stats):
@@ -166,6 +181,7 @@ class TrainingRun:
                 if self.cfg.evaluation.eval_every and step % self.cfg.evaluation.eval_every == 0:
                     self.evaluate()
                 self.progress.step(step, self.max_steps, losses, buffer_stats, self._server_stats)
+            self.poll_evaluation(wait=True)
         except KeyboardInterrupt:
             self.progress.note("interrupted: writing a checkpoint and stopping the actors")
         finally:
@@ -197,29 +213,57 @@ class TrainingRun:
         return ray.get([s.stats.remote(reset=True) for s in self.servers])
 
     def evaluate(self) -> None:
-        """Newest weights against the best checkpoint so far (or the initial net): score and Elo.
-        The newest becomes best.pt when it scores at least the gating threshold."""
-        ec = self.cfg.evaluation
+        """Submit a match of the newest weights against the best checkpoint so far (the first time:
+        mark the newest best, there is nothing to play). ``poll_evaluation`` takes the result."""
         best = self.store.best()
         if best is None:
             self.store.mark_best(self.checkpoint())
             return
+        if self.evaluation is not None:
+            self.progress.note(f"step {self.trainer.step}: evaluation skipped, the match submitted at step "
+                               f"{self.evaluation.step} is still playing")
+            return
+        if self.evaluation_actor is None:
+            self.evaluation_actor, own_cpu = start_evaluation_actor(self.cfg)
+            if not own_cpu:
+                self.progress.note("evaluation matches share the CPUs of self-play (the cluster has none to spare)")
         opponent, _ = load_model(best)
-        newest = self.trainer.model
-        newest.eval()
-        fs, size = self.cfg.model.feature_set, self.cfg.game.size
-        result = play_match(InProcessEvaluator(newest, size, fs), InProcessEvaluator(opponent, size, fs),
-                            game_cfg=self.cfg.game, search_cfg=dataclasses.replace(self.cfg.search, reuse_tree=False),
-                            games=ec.eval_games, simulations=ec.eval_simulations, seed=self.trainer.step)
-        newest.train()
+        newest = self._put_weights()
+        result = self.evaluation_actor.play.remote(self.trainer.model.arch(), newest, opponent.arch(),
+                                                   opponent.state_dict(), self.trainer.step)
+        self.evaluation = PendingEvaluation(result, self.checkpoint(), newest, self.trainer.step)
+
+    def poll_evaluation(self, wait: bool = False) -> None:
+        """Record the match in flight if it has ended (``wait``: once it ends): metrics, best.pt, and
+        with gating the publish of the weights that played."""
+        pending = self.evaluation
+        if pending is None:
+            return
+        if wait:
+            self.progress.note(f"waiting for the evaluation match submitted at step {pending.step}")
+        done, _ = ray.wait([pending.result], timeout=None if wait else 0)
+        if not done:
+            return
+        self.evaluation = None
+        try:
+            result = ray.get(pending.result)
+        except ray.exceptions.RayError as err:  # a lost match costs its result, not the run
+            self.progress.note(f"evaluation match of step {pending.step} failed: {str(err).splitlines()[0]}")
+            self.evaluation_actor = None
+            return
+        ec = self.cfg.evaluation
         promoted = result.score >= ec.gating_threshold
-        if promoted:
-            self.store.mark_best(self.checkpoint())
-            if ec.gating:
-                self.publish()
-        self.progress.evaluation(self.trainer.step, result, promoted)
+        if promoted and pending.checkpoint.exists():
+            self.store.mark_best(pending.checkpoint)
+        elif promoted:
+            self.progress.note(f"{pending.checkpoint.name} is gone (rotated out): best.pt stays as it was")
+        if promoted and ec.gating:
+            self.publish(pending.weights)
+        self.progress.evaluation(self.trainer.step, result, promoted, submitted_step=pending.step)
 
     def stop(self) -> None:
+        if self.evaluation_actor is not None:
+            ray.kill(self.evaluation_actor)
         stop_selfplay(self.workers, self.servers, self.buffer, note=self.progress.note)
         self.progress.close()
 

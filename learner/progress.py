@@ -100,11 +100,14 @@ class Progress:
             self._show_live(f"step {step} | waiting for self-play: {buffer['games']} games, "
                             f"{buffer['window_positions']} positions in the window")
 
-    def evaluation(self, step: int, result, promoted: bool) -> None:
-        record = {"step": step, "eval_wins": result.wins, "eval_losses": result.losses,
-                  "eval_draws": result.draws, "eval_score": round(result.score, 3),
+    def evaluation(self, step: int, result, promoted: bool, submitted_step: int | None = None) -> None:
+        """A match's result, recorded at ``step``; the newest net played as of ``submitted_step``."""
+        submitted_step = step if submitted_step is None else submitted_step
+        record = {"step": step, "eval_submitted_step": submitted_step, "eval_wins": result.wins,
+                  "eval_losses": result.losses, "eval_draws": result.draws, "eval_score": round(result.score, 3),
                   "eval_elo": round(result.elo(), 1), "promoted": promoted}
-        self._emit(record, f"evaluation at step {step}: newest vs best {result.wins}-{result.losses}-"
+        played = "" if submitted_step == step else f" (the net of step {submitted_step})"
+        self._emit(record, f"evaluation at step {step}{played}: newest vs best {result.wins}-{result.losses}-"
                            f"{result.draws} (score {result.score:.2f}, Elo {result.elo():+.0f})"
                            + (" -> new best" if promoted else ""), live=False)
 
