@@ -1,4 +1,5 @@
-"""Batched PUCT search: hand-computed scores, known-answer positions, noise, reuse, virtual loss, threads.
+"""Batched PUCT search: hand-computed scores, known-answer positions, noise, reuse, virtual loss, threads
+(tree parallelism on one game has its own file, test_tree_parallel.py).
 
 Known-answer positions use the uniform evaluator (value 0 everywhere), so all signal comes from
 terminal positions: ``max_moves=3`` makes every line end, and be scored, three moves from the root.
@@ -10,7 +11,7 @@ import pytest
 
 from alphago_lite.config import SearchConfig
 from alphago_lite.go import from_gtp, game_from_diagram
-from alphago_lite.net.evaluator import UniformEvaluator
+from alphago_lite.net.evaluator import Evaluator, UniformEvaluator
 from alphago_lite.search import BatchedSearch, params_vector, tree
 
 # White to move. E4 captures the black stone on E3, which also saves White's three stones.
@@ -217,38 +218,56 @@ def test_a_single_game_with_many_leaves_in_flight_still_finds_the_capture():
 
 
 def test_a_single_game_searched_by_two_threads_finds_the_capture_with_exact_totals():
-    """The play mode: one game, its leaves encoded by two threads. Same visit total, no pending virtual
+    """The play mode: one game, both threads searching its tree. Same visit total, no pending virtual
     loss, and the capturing move, as with one thread."""
     search, _ = searched(CAPTURE, komi=0.5, visits=400, threads=2)
-    assert search.threads == 1 and search.leaf_threads == 2
+    assert search.threads == 2 and search.shared_tree
     stats = search.stats(0)
     assert stats.total_visits == 400
     assert search.pending_virtual_loss(0) == 0
     assert int(np.argmax(stats.visits)) == from_gtp("E4", 5)
 
 
-@pytest.mark.parametrize("feature_set", ["agz", "rich"])
-def test_two_threads_on_one_game_give_the_one_thread_search_exactly(feature_set):
-    """The walks are the same in both modes and only the encoding is shared out, so a net that reads the
-    planes sees the same inputs and the search ends with the same visits, bit for bit."""
-    import torch
+class HashEvaluator(Evaluator):
+    """A policy and a value that depend on every plane, deterministically: a varied search without torch."""
 
-    from alphago_lite.net.evaluator import InProcessEvaluator
-    from alphago_lite.net.features import num_planes
-    from alphago_lite.net.model import PolicyValueNet
-    torch.manual_seed(0)
-    net = PolicyValueNet(5, num_planes(feature_set), blocks=1, channels=8).eval()
-    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=50)
-    results = []
-    for threads in (1, 2):
-        search = BatchedSearch(InProcessEvaluator(net, 5, feature_set), SearchConfig(), slots=1, size=5, komi=0.5,
-                               max_moves=50, max_simulations=300, threads=threads)
-        search.set_root(0, game)
-        search.search(np.array([300]))
-        results.append(search.stats(0))
-        search.close()
-    np.testing.assert_array_equal(results[0].visits, results[1].visits)
-    np.testing.assert_allclose(results[0].q, results[1].q, atol=1e-6)
+    def __init__(self, size: int):
+        self.board_size, self.feature_set = size, "agz"
+
+    def evaluate(self, planes, legal):
+        x = planes.reshape(len(planes), -1).astype(np.int64)
+        h = (x * ((np.arange(x.shape[1]) * 2654435761) % 1000)).sum(1)
+        value = ((h % 2001) / 1000.0 - 1.0).astype(np.float32)
+        logits = ((h[:, None] + np.arange(legal.shape[1]) * 7919) % 97) / 20.0
+        p = np.where(legal, np.exp(logits), 0.0)
+        return (p / p.sum(1, keepdims=True)).astype(np.float32), value
+
+
+# Root visits per move (pass last) and root value, recorded from the search before tree parallelism
+# (alphago_lite/search at 11ee739): one thread on one game, and two threads over three games.
+RECORDED_PUCT = [8, 1, 1, 21, 3, 126, 0, 0, 0, 11, 1, 0, 0, 0, 0, 3, 0, 0, 0, 0, 2, 57, 52, 1, 12, 0]
+RECORDED_GUMBEL = [15, 5, 15, 5, 5, 5, 0, 0, 0, 5, 82, 0, 0, 0, 0, 5, 0, 0, 0, 0, 5, 83, 15, 39, 15, 0]
+
+
+@pytest.mark.parametrize("slots, threads, algorithm, recorded, value, best", [
+    (1, 1, "puct", RECORDED_PUCT, -0.018296667, 5),
+    (3, 2, "puct", RECORDED_PUCT, -0.018296667, 5),
+    (1, 1, "gumbel", RECORDED_GUMBEL, -0.043133333, 21)])
+def test_one_thread_per_game_searches_exactly_as_before_tree_parallelism(slots, threads, algorithm, recorded,
+                                                                         value, best):
+    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=40)
+    search = BatchedSearch(HashEvaluator(5), SearchConfig(algorithm=algorithm), slots=slots, size=5, komi=0.5,
+                           max_moves=40, max_simulations=300, threads=threads)
+    assert not search.shared_tree
+    for slot in range(slots):
+        search.set_root(slot, game)
+    search.search(np.full(slots, 300))
+    for slot in range(slots):
+        stats = search.stats(slot)
+        assert stats.visits.tolist() == recorded
+        assert stats.value == pytest.approx(value, abs=1e-9)
+        assert stats.best_move == best
+    search.close()
 
 
 def test_an_evaluator_error_in_one_thread_stops_every_search_thread_before_search_raises():

@@ -42,6 +42,7 @@ class Analysis:
     winrate: float                      # root win rate for the player to move, in [0, 1]
     visits: int                         # total root visits
     candidates: tuple[Candidate, ...]   # best first
+    visits_per_second: float = 0.0      # new visits of the call that made it, per second (0: unknown)
 
 
 @runtime_checkable

@@ -2,7 +2,8 @@
 
 The tree follows the game: when the game advanced by moves the tree knows, the subtree is kept;
 any other change (undo, new game, setup) starts a fresh tree. Search runs in chunks so that a visit
-budget and a time budget can both stop it.
+budget and a time budget can both stop it. With ``threads > 1`` every thread searches the one tree
+(tree parallelism), so a time budget buys more visits; each analysis gives its visits per second.
 
 With ``search.algorithm: gumbel`` a move is chosen greedily (no Gumbel noise) by Sequential Halving
 over a budget of new simulations planned before the first chunk (``visits``; with only a time limit,
@@ -12,6 +13,7 @@ lists Sequential Halving's move first and gives each candidate's improved policy
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -20,6 +22,8 @@ from alphago_lite.config import SearchConfig
 from alphago_lite.go import Game
 from alphago_lite.search import BatchedSearch
 
+CHUNK_SECONDS = 0.05  # with a time budget and several threads: search in steps of about this long
+
 
 class MctsAgent:
     def __init__(self, evaluator, search_cfg: SearchConfig | None = None, visits: int = 200,
@@ -27,7 +31,7 @@ class MctsAgent:
         self.evaluator = evaluator
         self.board_size = int(evaluator.board_size)
         self.training_komi: float | None = None  # set by load_agent from the run's config
-        # threads > 1: several threads share the encoding of the leaves of each batch (see BatchedSearch)
+        # threads > 1: they all search the one tree at once (tree parallelism, see BatchedSearch)
         self.cfg = search_cfg or SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads)
         self.visits = visits
         self.resign_threshold = self.cfg.resign_threshold if resign_threshold is None else resign_threshold
@@ -42,8 +46,9 @@ class MctsAgent:
 
     def think(self, game: Game, visits: int) -> Analysis:
         self._sync(game)
-        self.search.search(np.array([self.search.root_visits(0) + max(visits, 1)]))
-        return self._analysis(game)
+        before, start = self.search.root_visits(0), time.perf_counter()
+        self.search.search(np.array([before + max(visits, 1)]))
+        return self._analysis(game, before, start)
 
     def genmove(self, game: Game, visits: int | None = None, seconds: float | None = None) -> Analysis:
         budget = visits if visits is not None else (None if seconds is not None else self.visits)
@@ -52,19 +57,36 @@ class MctsAgent:
             budget_or_default = budget if budget is not None else self.visits
             target = self.search.start_gumbel(0, max(budget_or_default, 1))
             budget = target if budget is not None else None
-        start = time.perf_counter()
+        before, start = self.search.root_visits(0), time.perf_counter()
         while True:
             done = self.search.root_visits(0)
             if budget is not None and done >= budget:
                 break
-            if seconds is not None and time.perf_counter() - start >= seconds and done >= 2:
+            elapsed = time.perf_counter() - start
+            if seconds is not None and elapsed >= seconds and done >= 2:
                 break
-            step = self.chunk if budget is None else min(self.chunk, budget - done)
+            step = self._step(done - before, elapsed, seconds)
+            if budget is not None:
+                step = min(step, budget - done)
             self.search.search(np.array([done + max(step, 1)]))
-        analysis = self._analysis(game)
+        analysis = self._analysis(game, before, start)
         if analysis.winrate < value_to_winrate(self.resign_threshold) and self.resign_threshold > -1:
-            return Analysis(RESIGN, analysis.winrate, analysis.visits, analysis.candidates)
+            return replace(analysis, move=RESIGN)
         return analysis
+
+    def _step(self, new_visits: int, elapsed: float, seconds: float | None) -> int:
+        """Visits of the next search call. One thread: ``chunk`` (a time budget is checked between
+        calls). Several: each call costs the threads a start and a drain, so without a time budget the
+        whole rest at once, with one about CHUNK_SECONDS of visits at the rate seen so far."""
+        threads = self.search.threads
+        if threads == 1:
+            return self.chunk
+        if seconds is None:
+            return 1 << 30  # capped by the visit budget
+        if new_visits <= 0 or elapsed <= 0:
+            return self.chunk * threads
+        rate = new_visits / elapsed
+        return max(self.chunk, int(rate * min(CHUNK_SECONDS, seconds - elapsed)))
 
     # --------------------------------------------------------------------------- inside ---
     def _sync(self, game: Game) -> None:
@@ -91,7 +113,8 @@ class MctsAgent:
             self.search.set_root(0, game)
         self._history = history
 
-    def _analysis(self, game: Game) -> Analysis:
+    def _analysis(self, game: Game, visits_before: int, start: float) -> Analysis:
+        """What the search knows now; visits/s counts the visits added since ``start`` (perf_counter)."""
         stats = self.search.stats(0)
         order = [int(m) for m in np.argsort(-stats.visits, kind="stable") if stats.visits[m] > 0]
         priors = stats.priors
@@ -103,5 +126,7 @@ class MctsAgent:
                       prior=float(priors[m]), pv=tuple(self.search.principal_variation(0, m)))
             for m in order)
         best = order[0] if order else game.size * game.size
+        elapsed = time.perf_counter() - start
+        rate = (stats.total_visits - visits_before) / elapsed if elapsed > 0 else 0.0
         return Analysis(move=best, winrate=value_to_winrate(stats.value), visits=stats.total_visits,
-                        candidates=candidates)
+                        candidates=candidates, visits_per_second=rate)

@@ -10,15 +10,22 @@ ends on a leaf that is already pending (a collision: its tree is too narrow for 
 Walks choose children by PUCT (tree.py) or by Gumbel search (gumbel.py), as params[P_ALGORITHM] says;
 Gumbel's root reads its slot's plan: noise g per move (``gumbel``), each move's visits when the search
 started (``base``) and its simulation budget (``budget``).
+
+One game searched by several threads at once (tree parallelism; tree.py's docstring has the lock-free
+rules): each thread runs ``collect_shared`` and ``apply_shared`` on the same tree with its own batch
+rows and scratch position. A thread reserves each simulation before its walk on ``claimed`` (one
+counter per search, equal to the root's N + VL): compare-and-swap below the target, so that the threads
+together reach it exactly; a walk that collides gives its reservation back.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from alphago_lite.go import core
 from alphago_lite.net.features import encode_into
 from alphago_lite.search import gumbel
+from alphago_lite.search.atomics import atomic_add, atomic_cas, load_acquire
 from alphago_lite.search.tree import (
     EXPANDED,
     F_TERMINAL,
@@ -36,9 +43,13 @@ from alphago_lite.search.tree import (
     PENDING,
     TERMINAL,
     add_virtual_loss,
+    add_virtual_loss_below,
     backup,
+    claim,
     expand,
+    get_status,
     select_child,
+    set_status,
 )
 
 
@@ -78,30 +89,40 @@ def choose_child(ti, tf, node, root, params, gumbel_row, base_row, budget, scrat
 
 
 @njit(cache=True, nogil=True)
-def descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget, scratch):
+def descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget, scratch,
+            shared=False):
     """Walk from the root to a leaf (``choose_child``), replaying the moves on wstate/whist (a copy of the root
     position with its history), and put virtual loss on the leaf. Returns (what, node): NEW_LEAF (now
     PENDING: the caller evaluates it), SCORED (a finished game: scored by the rules and backed up at
-    once) or COLLISION (the walk ended on a leaf already pending: nothing changed)."""
+    once) or COLLISION (the walk ended on a leaf already pending: nothing changed).
+    ``shared``: other threads walk the same tree; the leaf is claimed atomically and the root's virtual
+    loss is the caller's reservation (see ``collect_shared``)."""
     wstate[:] = root_state
     node = root
-    while ti[node, I_STATUS] == EXPANDED:
+    status = get_status(ti, node, shared)
+    while status == EXPANDED:
         node = choose_child(ti, tf, node, root, params, gumbel_row, base_row, budget, scratch)
         core.apply_move(wstate, whist, ti[node, I_MOVE])
-    status = ti[node, I_STATUS]
+        status = get_status(ti, node, shared)
     if status == PENDING:
         return COLLISION, node
-    add_virtual_loss(ti, node)
+    if shared:
+        if status == FRESH and not claim(ti, node):  # another thread took this leaf since we looked
+            return COLLISION, node
+        add_virtual_loss_below(ti, node, root)
+    else:
+        add_virtual_loss(ti, node)
     if status == TERMINAL:
-        backup(ti, tf, node, tf[node, F_TERMINAL])
+        backup(ti, tf, node, tf[node, F_TERMINAL], shared)
         return SCORED, node
     if core.is_terminal(wstate):
         value = terminal_value(wstate, params[P_KOMI])
-        ti[node, I_STATUS] = TERMINAL
         tf[node, F_TERMINAL] = value
-        backup(ti, tf, node, value)
+        set_status(ti, node, TERMINAL, shared)  # after the value it publishes
+        backup(ti, tf, node, value, shared)
         return SCORED, node
-    ti[node, I_STATUS] = PENDING
+    if not shared:
+        ti[node, I_STATUS] = PENDING
     return NEW_LEAF, node
 
 
@@ -137,36 +158,6 @@ def collect_leaves(ti, tf, meta, root_state, root_hist, target, gumbel_row, base
             leaf_nodes[row] = node
             row += 1
     return row - row0
-
-
-@njit(cache=True, nogil=True)
-def select_leaves(ti, tf, meta, root_state, root_hist, target, gumbel_row, base_row, budget, params,
-                  max_leaves, wstates, whists, leaf_nodes, leaf_games, scratch):
-    """collect_leaves for one game, without encoding: leaf k's position is left in wstates[k] and
-    whists[k] for encode_leaves, which several threads share. Returns the number of leaves."""
-    t = root_state[core.H_MOVE_NUMBER]
-    root = meta[M_ROOT]
-    count = 0
-    for _ in range(max_leaves):
-        if ti[root, I_N] + ti[root, I_VL] >= target:
-            break
-        whists[count, :t + 1] = root_hist[:t + 1]
-        what, node = descend(ti, tf, root, root_state, wstates[count], whists[count], params, gumbel_row,
-                             base_row, budget, scratch)
-        if what == COLLISION:
-            break
-        if what == NEW_LEAF:
-            leaf_nodes[count] = node
-            leaf_games[count] = 0
-            count += 1
-    return count
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def encode_leaves(wstates, whists, count, params, fs_id, planes, legal):
-    """encode_leaf for leaves 0..count-1 (rows 0..count-1) on numba's thread pool."""
-    for k in prange(count):
-        encode_leaf(wstates[k], whists[k], params, fs_id, legal[k], planes[k])
 
 
 @njit(cache=True, nogil=True)
@@ -209,6 +200,65 @@ def games_done(ti, meta, targets):
         if ti[g, root, I_VL] != 0 or ti[g, root, I_N] < targets[g]:
             return False
     return True
+
+
+# ------------------------------------------------------------------- one tree, many threads ---
+
+@njit(cache=True, nogil=True)
+def reserve_simulation(claimed, target):
+    """Take one of the search's simulations (claimed[0] counts them); False once all are taken."""
+    while True:
+        taken = load_acquire(claimed, 0)
+        if taken >= target:
+            return False
+        if atomic_cas(claimed, 0, taken, taken + 1) == taken:
+            return True
+
+
+@njit(cache=True, nogil=True)
+def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget, wstate,
+                   whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch):
+    """``collect_leaves`` for a tree that other threads search at the same time: each walk first
+    reserves its simulation and the root's virtual loss. At most root N / spread leaves (at least
+    one): a thread that stalls (preempted on a busy machine) holds back only that share of the
+    search, whose virtual loss would otherwise steer all other walks away from its path while the
+    tree is young. Returns (rows written, leaves scored by the rules, whether the last walk
+    collided)."""
+    t = root_state[core.H_MOVE_NUMBER]
+    whist[:t + 1] = root_hist[:t + 1]
+    root = meta[M_ROOT]
+    row = row0
+    scored = 0
+    for _ in range(min(max_leaves, max(1, ti[root, I_N] // spread))):
+        if not reserve_simulation(claimed, target):
+            break
+        atomic_add(ti, (root, I_VL), 1)
+        what, node = descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget,
+                             scratch, True)
+        if what == COLLISION:  # give the reservation back: another walk may find a free leaf
+            atomic_add(ti, (root, I_VL), -1)
+            atomic_add(claimed, 0, -1)
+            return row - row0, scored, True
+        if what == NEW_LEAF:
+            encode_leaf(wstate, whist, params, fs_id, legal[row], planes[row])
+            leaf_nodes[row] = node
+            row += 1
+        else:
+            scored += 1
+    return row - row0, scored, False
+
+
+@njit(cache=True, nogil=True)
+def apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, count):
+    """``apply_games`` for a tree that other threads search at the same time: batch rows row0 ..
+    row0 + count - 1, evaluated as rows 0 .. count - 1 of policy and values."""
+    for k in range(count):
+        r = row0 + k
+        node = leaf_nodes[r]
+        tf[node, F_VALUE] = values[k]  # before the expansion publishes the node
+        if not expand(ti, tf, meta, node, legal[r], policy[k], True):
+            set_status(ti, node, FRESH, True)  # tree full: stays a leaf, evaluated again if reached
+        backup(ti, tf, node, values[k], True)
 
 
 @njit(cache=True, nogil=True)

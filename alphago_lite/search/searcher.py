@@ -13,6 +13,13 @@ its own range with its own share of both batches (the kernels are compiled with 
 never wait for each other, only for their own evaluations. A single slot is the low-latency mode for
 play: both batches then come from one tree, kept apart by virtual loss.
 
+One slot and ``threads > 1`` (play, analysis): tree parallelism. Every thread runs the same pipeline on
+the one tree at once, without a lock (tree.py and kernels.py say how): it gathers a small batch of
+leaves under virtual loss, has it evaluated, expands and backs up its own leaves. The threads together
+reach the target exactly. Their batches go to the evaluator as they come: called in the thread itself
+when it answers at once, one request per batch when it is re-entrant (the Ray client), else merged by
+one evaluation thread (``MergingEvaluations``) into a forward per round of requests.
+
 Gumbel search (``cfg.algorithm == "gumbel"``, see gumbel.py) plans each slot's search before it runs:
 ``start_gumbel(slot, n, rng)`` fixes its n simulations (child visits, on top of any reused ones) and
 its root noise, and returns the root visits that ``search`` must reach. A slot that ``search`` finds
@@ -21,12 +28,12 @@ changes (``set_root``, ``advance``); visits beyond it follow the interior rule a
 """
 from __future__ import annotations
 
+import functools
 import threading
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from alphago_lite.config import SearchConfig
@@ -34,6 +41,10 @@ from alphago_lite.go import Game, core
 from alphago_lite.net.evaluator import Evaluator
 from alphago_lite.net.features import get_feature_set
 from alphago_lite.search import gumbel, kernels, tree
+from alphago_lite.search.merging import MergingEvaluations
+
+PROGRESS_WAIT_SECONDS = 0.001  # longest wait of a tree thread blocked by the others' pending leaves
+STALL_SHARE = 4  # tree threads hold at most 1 / STALL_SHARE of the root's visits pending (kernels.collect_shared)
 
 
 @dataclass(frozen=True)
@@ -72,10 +83,9 @@ class BatchedSearch:
         self.evaluator, self.cfg, self.slots, self.size = evaluator, cfg, slots, size
         self.moves = size * size + 1
         requested = max(1, threads or cfg.threads)
-        self.threads = min(requested, slots)
-        # one game and several threads (the play mode): the threads share the encoding of each batch's
-        # leaves (legal moves, planes: most of a simulation's cost); the tree walks stay in one thread
-        self.leaf_threads = requested if slots == 1 else 1
+        # one game and several threads (the play mode): they all search its tree (tree parallelism)
+        self.shared_tree = slots == 1 and requested > 1
+        self.threads = requested if self.shared_tree else min(requested, slots)
         self.params = params_vector(cfg, komi)
         self.leaves = cfg.leaves_per_round
         sims = max_simulations or cfg.num_simulations
@@ -95,23 +105,28 @@ class BatchedSearch:
         self.root_budget = np.zeros(slots, np.int64)
         fs = get_feature_set(evaluator.feature_set)
         self.fs_id = fs.kernel_id if evaluator.needs_planes else -1
-        rows = slots * self.leaves
+        rows = (self.threads if self.shared_tree else slots) * self.leaves
         self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
                         for _ in range(2)]
         # per thread: scratch position, scratch history, PUCT scores
         self.scratch = [(np.zeros(core.state_length(size), np.int32),
                          np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
                         for _ in range(self.threads)]
-        if self.leaf_threads > 1:
-            self.leaf_states = np.zeros((self.leaves, core.state_length(size)), np.int32)
-            self.leaf_hists = np.zeros((self.leaves, max_moves + 2, 4), np.uint64)
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
+        if self.shared_tree:  # every thread searches slot 0, in its own rows of both batches
+            self.ranges = [(0, 1)] * self.threads
+        self._claimed = np.zeros(1, np.int64)  # simulations taken in the shared tree (its root's N + VL)
+        self._progress = threading.Condition()  # notified when a tree thread applied a batch
+        self._waiting = 0  # tree threads waiting on it
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         # In-process evaluators (pinned buffers, CUDA graphs) are not re-entrant: one evaluation thread.
         # A re-entrant one (the Ray client) gets one per batch in flight, so that each thread's
         # requests travel at the same time instead of queueing behind each other's round trips.
         self._eval_pool = ThreadPoolExecutor(2 * self.threads if evaluator.reentrant else 1)
+        # tree threads' batches to an evaluator that is not re-entrant: merged into one forward
+        self._merged = MergingEvaluations(evaluator) \
+            if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
@@ -198,10 +213,14 @@ class BatchedSearch:
         if self.gumbel:
             self._plan_unplanned(targets)
         self._failed.clear()
-        others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
+        worker = self._search_range
+        if self.shared_tree:
+            worker = self._search_shared_tree
+            self._claimed[0] = self.root_visits(0)  # no virtual loss is left between searches
+        others = [self._pool.submit(worker, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
         try:
-            self._search_range(0, targets)  # the calling thread takes the first range itself
+            worker(0, targets)  # the calling thread takes the first range itself
         finally:
             # never return while another thread still changes the trees, error or not
             futures.wait(others)
@@ -237,33 +256,109 @@ class BatchedSearch:
                                 np.arange(row0, row0 + count), row0)
             self.evaluations_by_range[i] += count
         wstate, whist, scores = self.scratch[i]
-        if self.leaf_threads > 1:
-            count = self._collect_one_game_threaded(targets, planes, legal, nodes, games, scores)
-        else:
-            count = kernels.collect_games(
-                self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, self.root_gumbel,
-                self.root_base, self.root_budget, g0, g1, wstate, whist, self.params, self.fs_id, self.leaves,
-                planes, legal, nodes, games, row0, scores)
+        count = kernels.collect_games(
+            self.ti, self.tf, self.meta, self.root_states, self.root_hists, targets, self.root_gumbel,
+            self.root_base, self.root_budget, g0, g1, wstate, whist, self.params, self.fs_id, self.leaves,
+            planes, legal, nodes, games, row0, scores)
         if count == 0:
             return None
-        rows = slice(row0, row0 + count)
+        return count, self._evaluate(planes[row0:row0 + count], legal[row0:row0 + count])
+
+    def _evaluate(self, planes: np.ndarray, legal: np.ndarray) -> futures.Future:
+        """Send a batch off: answered at once in this thread, merged with other tree threads' batches,
+        or handed to an evaluation thread."""
         if self._answers_at_once:
             answered = futures.Future()
-            answered.set_result(self.evaluator.evaluate(planes[rows], legal[rows]))
-            return count, answered
-        return count, self._eval_pool.submit(self.evaluator.evaluate, planes[rows], legal[rows])
+            answered.set_result(self.evaluator.evaluate(planes, legal))
+            return answered
+        if self._merged is not None:
+            return self._merged.submit(planes, legal)
+        return self._eval_pool.submit(self.evaluator.evaluate, planes, legal)
 
-    def _collect_one_game_threaded(self, targets, planes, legal, nodes, games, scores) -> int:
-        """The single game's leaves: walked in this thread, encoded by ``leaf_threads`` threads."""
-        count = kernels.select_leaves(self.ti[0], self.tf[0], self.meta[0], self.root_states[0],
-                                      self.root_hists[0], targets[0], self.root_gumbel[0], self.root_base[0],
-                                      self.root_budget[0], self.params, self.leaves, self.leaf_states,
-                                      self.leaf_hists, nodes, games, scores)
-        if count:
-            numba.set_num_threads(min(self.leaf_threads, numba.config.NUMBA_NUM_THREADS))
-            kernels.encode_leaves(self.leaf_states, self.leaf_hists, count, self.params, self.fs_id,
-                                  planes, legal)
-        return count
+    # --------------------------------------------------------------- one tree, many threads ---
+    def _search_shared_tree(self, i: int, targets: np.ndarray) -> None:
+        """Thread i's rounds on the shared tree of slot 0 until the threads have taken every simulation
+        of the target and this thread has none pending, or another thread failed."""
+        target = int(targets[0])
+        if target <= 0:
+            return
+        try:
+            if self._answers_at_once:
+                self._shared_rounds_at_once(i, target)
+            else:
+                self._shared_rounds_pipelined(i, target)
+        except BaseException:
+            self._failed.set()
+            raise
+        finally:
+            self._notify_progress()  # a thread that leaves (or fails) may unblock the others
+
+    def _shared_steps(self, i: int, which: int, target: int):
+        """Thread i's two kernels on batch ``which``, their arguments bound: ``collect()`` gathers
+        leaves into rows [i * leaves, (i + 1) * leaves) and returns (rows, scored, collided);
+        ``apply(policy, values, rows)`` expands those rows and backs them up."""
+        planes, legal, nodes, _ = self.batches[which]
+        wstate, whist, scores = self.scratch[i]
+        row0 = i * self.leaves
+        ti, tf, meta = self.ti[0], self.tf[0], self.meta[0]
+        collect = functools.partial(
+            kernels.collect_shared, ti, tf, meta, self._claimed, self.root_states[0], self.root_hists[0], target,
+            self.root_gumbel[0], self.root_base[0], self.root_budget[0], wstate, whist, self.params, self.fs_id,
+            self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, row0, scores)
+        apply = functools.partial(kernels.apply_shared, ti, tf, meta, nodes, legal, row0)
+        return collect, apply, planes[row0:row0 + self.leaves], legal[row0:row0 + self.leaves]
+
+    def _shared_rounds_at_once(self, i: int, target: int) -> None:
+        """Gather a batch, have it answered in this thread and apply it at once (its leaves hold
+        virtual loss no longer than that), again and again."""
+        collect, apply, planes, legal = self._shared_steps(i, 0, target)
+        while not self._failed.is_set():
+            count, scored, collided = collect()
+            if count:
+                policy, values = self.evaluator.evaluate(planes[:count], legal[:count])
+                apply(policy, values, count)
+                self.evaluations_by_range[i] += count
+                self._notify_progress()
+            elif self._shared_tree_done(target, scored, collided):
+                return
+
+    def _shared_rounds_pipelined(self, i: int, target: int) -> None:
+        """Two batches in flight: apply one's evaluations, gather it again and send it off; then the
+        other. The thread gathers while its evaluations run (as ``_search_range`` does)."""
+        steps = [self._shared_steps(i, which, target) for which in (0, 1)]
+        pending = [None, None]
+        while not self._failed.is_set():
+            for which, (collect, apply, planes, legal) in enumerate(steps):
+                if pending[which] is not None:
+                    count, future = pending[which]
+                    policy, values = future.result()
+                    apply(policy, values, count)
+                    self.evaluations_by_range[i] += count
+                    pending[which] = None
+                    self._notify_progress()
+                count, scored, collided = collect()
+                if count:
+                    pending[which] = count, self._evaluate(planes[:count], legal[:count])
+                elif pending[1 - which] is None and self._shared_tree_done(target, scored, collided):
+                    return
+
+    def _shared_tree_done(self, target: int, scored: int, collided: bool) -> bool:
+        """For a thread with no leaf pending whose last gathering found none: True when the threads
+        have taken every simulation; else, unless it scored finished games, wait until another thread
+        has made progress (its walks ended on their pending leaves)."""
+        if self._claimed[0] >= target and not collided:
+            return True
+        if not scored:
+            with self._progress:
+                self._waiting += 1
+                self._progress.wait(PROGRESS_WAIT_SECONDS)  # bounded: a notification may come just before
+                self._waiting -= 1
+        return False
+
+    def _notify_progress(self) -> None:
+        if self._waiting:  # read without the lock: a wait missed this way ends at its timeout
+            with self._progress:
+                self._progress.notify_all()
 
     @property
     def evaluations(self) -> int:
@@ -314,3 +409,5 @@ class BatchedSearch:
         if self._pool:
             self._pool.shutdown()
         self._eval_pool.shutdown()
+        if self._merged is not None:
+            self._merged.close()

@@ -17,6 +17,21 @@ A tree is ``ti`` int32 [capacity, 7] and ``tf`` float64 [capacity, 4] plus ``met
 (root id, nodes used). Children of a node are consecutive ids ``first .. first + nchild``. Node 0 is
 unused so that 0 can never be mistaken for a child block of an unexpanded node. Many trees (one per
 game) are stacked along a leading axis: ``ti[g]`` is game g's tree.
+
+Shared trees (``shared=True``: several threads search one tree at once, Enzenberger and Mueller's
+lock-free scheme, 2009). No lock anywhere; instead:
+  - a leaf is claimed by one compare-and-swap of its status FRESH -> PENDING, so only one thread
+    evaluates and expands it (the others see a collision);
+  - node ids come from a bump allocator: a compare-and-swap on ``meta[M_USED]`` hands each expansion
+    its own block of ids, never beyond the capacity;
+  - an expansion is published only when complete: the children, then the parent's first child and
+    count, then (a release store) the parent's status EXPANDED; walks read a status with an acquire
+    load before they read the children;
+  - N, VL and W change by atomic read-modify-write (no update is ever lost), N before VL in a backup,
+    so that N + VL never undercounts the simulations claimed below a node.
+Reads are not atomic as a group: a walk may see N of a child already incremented and its W not yet;
+that only perturbs one selection, as in Fuego. When every thread has finished (no leaf pending):
+N(s) = 1 + sum of N(c) over the children c of every expanded node s, exactly.
 """
 from __future__ import annotations
 
@@ -24,6 +39,8 @@ import math
 
 import numpy as np
 from numba import njit
+
+from alphago_lite.search.atomics import atomic_add, atomic_cas, load_acquire, store_release
 
 I_PARENT, I_MOVE, I_FIRST, I_NCHILD, I_N, I_VL, I_STATUS = range(7)
 F_W, F_P, F_TERMINAL, F_VALUE = range(4)
@@ -106,17 +123,19 @@ def select_child(ti, tf, node, params, scratch):
 
 
 @njit(cache=True, nogil=True)
-def expand(ti, tf, meta, node, legal_row, policy_row):
+def expand(ti, tf, meta, node, legal_row, policy_row, shared=False):
     """Give node one child per legal move (legal_row: bool [N+1]) with priors from policy_row.
-    Returns False when the tree is full (the node then stays a leaf)."""
+    Returns False when the tree is full (the node then stays a leaf). ``shared``: other threads use
+    the tree at the same time (see the module docstring)."""
     count = 0
     for m in range(legal_row.shape[0]):
         if legal_row[m]:
             count += 1
-    first = meta[M_USED]
-    if first + count > ti.shape[0]:
+    first = allocate(ti, meta, count) if shared else meta[M_USED]
+    if first < 0 or first + count > ti.shape[0]:
         return False
-    meta[M_USED] = first + count
+    if not shared:
+        meta[M_USED] = first + count
     total = 0.0
     for m in range(legal_row.shape[0]):
         if legal_row[m]:
@@ -133,8 +152,40 @@ def expand(ti, tf, meta, node, legal_row, policy_row):
             k += 1
     ti[node, I_FIRST] = first
     ti[node, I_NCHILD] = count
-    ti[node, I_STATUS] = EXPANDED
+    set_status(ti, node, EXPANDED, shared)  # last: the children are complete before walks can see them
     return True
+
+
+@njit(cache=True, nogil=True)
+def allocate(ti, meta, count):
+    """The first of ``count`` consecutive free node ids, taken atomically; -1 when the tree is full."""
+    while True:
+        first = load_acquire(meta, M_USED)
+        if first + count > ti.shape[0]:
+            return -1
+        if atomic_cas(meta, M_USED, first, first + count) == first:
+            return first
+
+
+@njit(cache=True, nogil=True)
+def get_status(ti, node, shared=False):
+    """A node's status; shared: an acquire load, so that the children of an EXPANDED node are seen whole."""
+    return load_acquire(ti, (node, I_STATUS)) if shared else ti[node, I_STATUS]
+
+
+@njit(cache=True, nogil=True)
+def set_status(ti, node, status, shared=False):
+    """Set a node's status; shared: a release store, after every write that the new status publishes."""
+    if shared:
+        store_release(ti, (node, I_STATUS), status)
+    else:
+        ti[node, I_STATUS] = status
+
+
+@njit(cache=True, nogil=True)
+def claim(ti, node):
+    """Shared trees: make a FRESH node PENDING for this thread; False if another thread got there first."""
+    return atomic_cas(ti, (node, I_STATUS), FRESH, PENDING) == FRESH
 
 
 @njit(cache=True, nogil=True)
@@ -152,14 +203,28 @@ def revert_virtual_loss(ti, node):
 
 
 @njit(cache=True, nogil=True)
-def backup(ti, tf, node, value):
+def add_virtual_loss_below(ti, node, top):
+    """Shared trees: atomic virtual loss on node and its ancestors below ``top`` (whose own virtual loss
+    the caller has already reserved)."""
+    while node != top:
+        atomic_add(ti, (node, I_VL), 1)
+        node = ti[node, I_PARENT]
+
+
+@njit(cache=True, nogil=True)
+def backup(ti, tf, node, value, shared=False):
     """Propagate a leaf value (from the view of the player to move AT the leaf) to the root, removing
-    the leaf's virtual loss on the way."""
+    the leaf's virtual loss on the way. ``shared``: atomic updates, N before VL (see the docstring)."""
     v = -value  # the leaf's W is from the view of the player who moved into it
     while node > 0:
-        ti[node, I_VL] -= 1
-        ti[node, I_N] += 1
-        tf[node, F_W] += v
+        if shared:
+            atomic_add(ti, (node, I_N), 1)
+            atomic_add(ti, (node, I_VL), -1)
+            atomic_add(tf, (node, F_W), v)
+        else:
+            ti[node, I_VL] -= 1
+            ti[node, I_N] += 1
+            tf[node, F_W] += v
         v = -v
         node = ti[node, I_PARENT]
 

@@ -1,0 +1,305 @@
+"""Tree parallelism: several threads search one game's tree at once, without a lock (search/tree.py,
+kernels.py, searcher.py, merging.py).
+
+The invariant that every concurrent search must leave behind, once all its threads have finished
+(``check_tree``), whatever the interleaving:
+  - the root has exactly the visits asked for;
+  - an expanded node s has N(s) = 1 + the sum of N(c) over its children, exactly (N changes only by
+    atomic adds: no update is lost), and W(s) = -V(s) - the sum of W(c) up to float rounding (the
+    atomic adds of W come in any order); a terminal node has W = -N * its result;
+  - a node that is not expanded has no children (first child -1, no count);
+  - every node id in use (2 .. used - 1) is a child of exactly one expanded node, whose id its parent
+    field holds, so the walk from the root reaches each exactly once: no block lost, none shared;
+  - no virtual loss and no pending node anywhere; the node allocator never passed the capacity.
+The searches run many times with 2, 4 and 8 threads on 5x5 and 7x7 boards, with few leaves per round
+so that the threads meet often, with tree reuse between them, on each evaluator path (answered in the
+search thread, merged by one evaluation thread, or called by every thread at once).
+"""
+import threading
+
+import numpy as np
+import pytest
+from numba import njit
+from test_search import CAPTURE, HashEvaluator, uniform
+
+from alphago_lite.agents.mcts import MctsAgent
+from alphago_lite.config import SearchConfig
+from alphago_lite.go import Game, from_gtp, game_from_diagram
+from alphago_lite.net.evaluator import Evaluator
+from alphago_lite.search import BatchedSearch, tree
+from alphago_lite.search.atomics import atomic_add, atomic_cas, load_acquire, store_release
+from alphago_lite.search.merging import MergingEvaluations
+
+
+def check_tree(search: BatchedSearch, target: int) -> None:
+    """Assert the invariant of the module docstring on slot 0's tree."""
+    ti, tf, meta = search.ti[0], search.tf[0], search.meta[0]
+    root, used = int(meta[tree.M_ROOT]), int(meta[tree.M_USED])
+    assert 2 <= used <= ti.shape[0]
+    assert ti[root, tree.I_N] == target
+    statuses = ti[1:used, tree.I_STATUS]
+    assert tree.PENDING not in statuses
+    assert not ti[1:used, tree.I_VL].any()
+    reached = np.zeros(used, np.int64)
+    reached[root] = 1
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        first, count = int(ti[node, tree.I_FIRST]), int(ti[node, tree.I_NCHILD])
+        status = ti[node, tree.I_STATUS]
+        if status != tree.EXPANDED:
+            assert (first, count) == (-1, 0), f"node {node} (status {status}) has children"
+            if status == tree.TERMINAL:
+                assert tf[node, tree.F_W] == pytest.approx(-ti[node, tree.I_N] * tf[node, tree.F_TERMINAL])
+            continue
+        kids = np.arange(first, first + count)
+        assert first >= 2 and first + count <= used
+        assert (ti[kids, tree.I_PARENT] == node).all()
+        assert ti[node, tree.I_N] == 1 + ti[kids, tree.I_N].sum(), f"visit sum at node {node}"
+        expected_w = -tf[node, tree.F_VALUE] - tf[kids, tree.F_W].sum()
+        assert tf[node, tree.F_W] == pytest.approx(expected_w, abs=1e-9 * ti[node, tree.I_N])
+        reached[kids] += 1
+        stack.extend(int(k) for k in kids)
+    assert (reached[2:] == 1).all(), f"nodes reached other than once: {np.flatnonzero(reached[2:] != 1) + 2}"
+    assert search.pending_virtual_loss(0) == 0
+
+
+class SerialHashEvaluator(HashEvaluator):
+    """HashEvaluator that fails the test if two threads ever call it at once (an in-process net is not
+    re-entrant), and counts its calls and positions."""
+
+    def __init__(self, size: int):
+        super().__init__(size)
+        self._inside = threading.Lock()
+        self.calls = self.positions = 0
+
+    def evaluate(self, planes, legal):
+        assert self._inside.acquire(blocking=False), "evaluate called by two threads at once"
+        try:
+            self.calls += 1
+            self.positions += len(planes)
+            return super().evaluate(planes, legal)
+        finally:
+            self._inside.release()
+
+
+class ReentrantHashEvaluator(HashEvaluator):
+    reentrant = True  # like the Ray client: every thread's batch is a request of its own
+
+
+class AtOnceHashEvaluator(HashEvaluator):
+    answers_at_once = True  # called in the search threads themselves
+
+
+EVALUATORS = {"merged": SerialHashEvaluator, "reentrant": ReentrantHashEvaluator, "at_once": AtOnceHashEvaluator}
+
+
+def new_search(evaluator, size: int, threads: int, visits: int, max_moves: int = 60, **cfg) -> BatchedSearch:
+    return BatchedSearch(evaluator, SearchConfig(**cfg), slots=1, size=size, komi=0.5, max_moves=max_moves,
+                         max_simulations=visits, threads=threads)
+
+
+# ------------------------------------------------------------------------ atomics, allocator ---
+
+@njit(nogil=True)
+def _hammer(ints, floats, counter, times):
+    for _ in range(times):
+        atomic_add(ints, (1, 2), 1)
+        atomic_add(floats, (0, 1), 0.5)
+        while True:  # an add made of a load and a compare-and-swap
+            seen = load_acquire(counter, 0)
+            if atomic_cas(counter, 0, seen, seen + 3) == seen:
+                break
+    store_release(counter, 1, 7)
+
+
+def test_atomic_operations_lose_no_update_between_threads():
+    ints, floats, counter = np.zeros((3, 4), np.int32), np.zeros((2, 2)), np.zeros(2, np.int64)
+    _hammer(ints, floats, counter, 1)  # compile outside the threads
+    ints[:], floats[:], counter[:] = 0, 0.0, 0
+    threads = [threading.Thread(target=_hammer, args=(ints, floats, counter, 200_000)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert ints[1, 2] == 800_000 and ints.sum() == 800_000
+    assert floats[0, 1] == 400_000.0 and floats.sum() == 400_000.0
+    assert counter.tolist() == [2_400_000, 7]
+
+
+@njit(nogil=True)
+def _allocate_blocks(ti, meta, sizes, firsts):
+    for k in range(sizes.shape[0]):
+        firsts[k] = tree.allocate(ti, meta, sizes[k])
+
+
+def test_the_node_allocator_hands_out_disjoint_blocks_and_never_passes_the_capacity():
+    ti, _, meta = (a[0] for a in tree.new_trees(1, 5_000))
+    rng = np.random.default_rng(0)
+    sizes = [rng.integers(1, 30, 400) for _ in range(4)]
+    firsts = [np.zeros(400, np.int64) for _ in range(4)]
+    _allocate_blocks(ti, meta.copy(), sizes[0][:1], firsts[0][:1])  # compile outside the threads
+    threads = [threading.Thread(target=_allocate_blocks, args=(ti, meta, s, f)) for s, f in zip(sizes, firsts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    size, first = np.concatenate(sizes), np.concatenate(firsts)
+    granted = first >= 0
+    assert 0 < granted.sum() < len(first)  # 4 * 400 blocks of 15 on average do not fit in 5,000 nodes
+    order = np.argsort(first[granted])
+    starts, lengths = first[granted][order], size[granted][order]
+    assert starts[0] == 2 and (starts[1:] == starts[:-1] + lengths[:-1]).all()  # back to back, no overlap
+    end = starts[-1] + lengths[-1]
+    assert meta[tree.M_USED] == end <= 5_000
+    assert (end + size[~granted] > 5_000).all()  # refused only when the block would not fit
+
+
+# ------------------------------------------------------------------------- valid trees ---
+
+@pytest.mark.parametrize("threads", [2, 4, 8])
+@pytest.mark.parametrize("path", sorted(EVALUATORS))
+def test_concurrent_searches_leave_a_valid_tree(threads, path):
+    for size, leaves, visits in ((5, 2, 300), (7, 4, 500)):
+        evaluator = EVALUATORS[path](size)
+        search = new_search(evaluator, size, threads, visits=visits, leaves_per_round=leaves)
+        assert search.shared_tree and search.threads == threads
+        game = Game(size=size, komi=0.5, max_moves=60)
+        search.set_root(0, game)
+        for _ in range(4):  # each search starts from the subtree of the move played: tree reuse
+            target = search.root_visits(0) + visits
+            search.search(np.array([target]))
+            check_tree(search, target)
+            move = search.stats(0).best_move
+            game.play(move)
+            search.advance(0, game, move)
+            check_tree(search, search.root_visits(0))
+        search.close()
+
+
+@pytest.mark.parametrize("threads", [2, 8])
+def test_concurrent_gumbel_searches_leave_a_valid_tree(threads):
+    evaluator = SerialHashEvaluator(7)
+    search = new_search(evaluator, 7, threads, visits=400, algorithm="gumbel", leaves_per_round=4)
+    game = Game(size=7, komi=0.5, max_moves=60)
+    for _ in range(3):
+        search.set_root(0, game)
+        target = search.start_gumbel(0, 300)
+        search.search(np.array([target]))
+        check_tree(search, target)
+        stats = search.stats(0)
+        assert stats.improved_policy.sum() == pytest.approx(1.0)
+        game.play(stats.best_move)
+    search.close()
+
+
+@pytest.mark.parametrize("threads", [2, 4, 8])
+def test_searches_in_small_steps_reach_each_target_exactly(threads):
+    """Targets of 1 (the root alone: every other thread collides with it and waits) up to many leaves
+    per thread: the threads together never take a simulation too many or too few."""
+    search = new_search(SerialHashEvaluator(5), 5, threads, visits=400)
+    search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+    for target in (1, 2, 3, 5, 17, 18, 64, 65, 200, 400):
+        search.search(np.array([target]))
+        check_tree(search, target)
+    search.close()
+
+
+def test_many_threads_merge_their_batches_into_fewer_forwards():
+    evaluator = SerialHashEvaluator(7)
+    search = new_search(evaluator, 7, 4, visits=2000)
+    search.set_root(0, Game(size=7, komi=0.5, max_moves=60))
+    search.search(np.array([2000]))
+    check_tree(search, 2000)
+    assert evaluator.positions == search.evaluations <= 2000
+    assert evaluator.calls == search._merged.forwards
+    assert evaluator.calls < 2000 / search.leaves  # some forwards held several threads' batches
+    search.close()
+
+
+# ---------------------------------------------------------------------- known answers ---
+
+@pytest.mark.parametrize("threads", [2, 4, 8])
+def test_the_capture_is_still_found_with_many_threads(threads):
+    for _ in range(5):
+        game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=3)
+        search = BatchedSearch(uniform(), SearchConfig(), slots=1, size=5, komi=0.5, max_moves=3,
+                               max_simulations=400, threads=threads)
+        search.set_root(0, game)
+        search.search(np.array([400]))
+        stats = search.stats(0)
+        check_tree(search, 400)
+        e4 = from_gtp("E4", 5)
+        # one thread: 87% of the visits. A thread preempted while it holds leaves pending steers the
+        # others away from its path for a while (virtual loss), so the share varies more with threads
+        assert int(np.argmax(stats.visits)) == e4 and stats.visits[e4] > stats.visits.sum() / 3
+        assert stats.q[e4] > 0.8  # White wins nearly every line after the capture
+        search.close()
+
+
+def test_an_agent_with_threads_searches_one_tree_and_reports_visits_per_second():
+    agent = MctsAgent(HashEvaluator(5), visits=300, threads=2)
+    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=40)
+    analysis = agent.genmove(game)
+    assert agent.search.shared_tree and agent.search.threads == 2
+    assert analysis.visits == 300 and analysis.visits_per_second > 0
+    analysis = agent.think(game, 50)  # thinking on accumulates, exactly
+    assert analysis.visits == 350 and analysis.visits_per_second > 0
+    timed = agent.genmove(game, visits=None, seconds=0.2)
+    assert timed.visits > 350 and timed.visits_per_second > 0
+
+
+# ---------------------------------------------------------------------------- failures ---
+
+def test_an_evaluator_error_stops_every_tree_thread_before_search_raises():
+    class FailsOnce(SerialHashEvaluator):
+        def evaluate(self, planes, legal):
+            if self.calls == 5:
+                self.calls += 1
+                raise RuntimeError("inference server lost")
+            return super().evaluate(planes, legal)
+
+    evaluator = FailsOnce(5)
+    search = new_search(evaluator, 5, 4, visits=5000)
+    search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+    with pytest.raises(RuntimeError, match="inference server lost"):
+        search.search(np.array([5000]))
+    calls_when_raised = evaluator.calls
+    search._pool.submit(lambda: None).result()  # the search threads' pool is idle again
+    assert evaluator.calls == calls_when_raised < 100  # the threads stopped early, nothing searched on
+    search.close()
+
+
+def test_merging_evaluations_answer_each_caller_its_rows_and_hand_errors_to_every_caller():
+    class Recorder(Evaluator):
+        board_size, feature_set = 5, "agz"
+
+        def __init__(self):
+            self.sizes = []
+            self.release = threading.Event()
+
+        def evaluate(self, planes, legal):
+            self.release.wait()
+            if (planes == 9).any():
+                raise ValueError("bad planes")
+            self.sizes.append(len(planes))
+            policy = np.repeat(planes[:, 0, 0, :1].astype(np.float32), legal.shape[1], axis=1)
+            return policy, planes[:, 0, 0, 0].astype(np.float32)
+
+    recorder = Recorder()
+    merging = MergingEvaluations(recorder)
+    legal = np.ones((2, 26), bool)
+    requests = [np.full((2, 1, 5, 5), k, np.uint8) for k in range(4)]
+    futures = [merging.submit(planes, legal) for planes in requests]  # the first forward waits ...
+    recorder.release.set()  # ... so the others queue up and travel together
+    for k, future in enumerate(futures):
+        policy, value = future.result(timeout=30)
+        assert value.tolist() == [k, k] and (policy == k).all()
+    assert sum(recorder.sizes) == 8 and len(recorder.sizes) < 4
+    bad = merging.submit(np.full((1, 1, 5, 5), 9, np.uint8), legal[:1])
+    with pytest.raises(ValueError, match="bad planes"):
+        bad.result(timeout=30)
+    assert merging.submit(requests[1], legal).result(timeout=30)[1].tolist() == [1, 1]  # serves on
+    merging.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        merging.submit(requests[1], legal)
