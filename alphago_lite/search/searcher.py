@@ -327,20 +327,23 @@ class BatchedSearch:
         other. The thread gathers while its evaluations run (as ``_search_range`` does)."""
         steps = [self._shared_steps(i, which, target) for which in (0, 1)]
         pending = [None, None]
-        while not self._failed.is_set():
-            for which, (collect, apply, planes, legal) in enumerate(steps):
-                if pending[which] is not None:
-                    count, future = pending[which]
-                    policy, values = future.result()
-                    apply(policy, values, count)
-                    self.evaluations_by_range[i] += count
-                    pending[which] = None
-                    self._notify_progress()
-                count, scored, collided = collect()
-                if count:
-                    pending[which] = count, self._evaluate(planes[:count], legal[:count])
-                elif pending[1 - which] is None and self._shared_tree_done(target, scored, collided):
-                    return
+        try:
+            while not self._failed.is_set():
+                for which, (collect, apply, planes, legal) in enumerate(steps):
+                    if pending[which] is not None:
+                        count, future = pending[which]
+                        pending[which] = None
+                        policy, values = future.result()
+                        apply(policy, values, count)
+                        self.evaluations_by_range[i] += count
+                        self._notify_progress()
+                    count, scored, collided = collect()
+                    if count:
+                        pending[which] = count, self._evaluate(planes[:count], legal[:count])
+                    elif pending[1 - which] is None and self._shared_tree_done(target, scored, collided):
+                        return
+        finally:  # stopped by an error: no evaluation of ours may still run when search() returns
+            futures.wait([future for _, future in filter(None, pending)])
 
     def _shared_tree_done(self, target: int, scored: int, collided: bool) -> bool:
         """For a thread with no leaf pending whose last gathering found none: True when the threads
