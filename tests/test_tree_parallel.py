@@ -16,12 +16,14 @@ so that the threads meet often, with tree reuse between them, on each evaluator 
 search thread, merged by one evaluation thread, or called by every thread at once).
 """
 import threading
+from io import StringIO
 
 import numpy as np
 import pytest
 from numba import njit
 from test_search import CAPTURE, HashEvaluator, uniform
 
+from alphago_lite.agents.base import Analysis
 from alphago_lite.agents.mcts import MctsAgent
 from alphago_lite.config import SearchConfig
 from alphago_lite.go import Game, from_gtp, game_from_diagram
@@ -303,3 +305,41 @@ def test_merging_evaluations_answer_each_caller_its_rows_and_hand_errors_to_ever
     merging.close()
     with pytest.raises(RuntimeError, match="closed"):
         merging.submit(requests[1], legal)
+
+
+# ------------------------------------------------------------------------ front ends ---
+
+def test_the_terminal_hint_shows_visits_per_second():
+    from alphago_lite.play.terminal import PlayOptions, TerminalGame
+    out = StringIO()
+    agent = MctsAgent(HashEvaluator(5), visits=64, threads=2)
+    game = Game(size=5, komi=0.5)
+    TerminalGame(agent, game, PlayOptions(visits=64), StringIO("hint\nquit\n"), out).run()
+    hint = next(line for line in out.getvalue().splitlines() if "Hint:" in line)
+    assert " visits/s" in hint and "64 visits" in hint
+
+
+def test_gtp_genmove_analyze_reports_visits_per_second_on_stderr_only(capsys):
+    from alphago_lite.gtp.engine import EngineConfig, GtpEngine
+    from alphago_lite.gtp.transport import serve
+    agent = MctsAgent(HashEvaluator(5), visits=64, threads=2)
+    engine = GtpEngine(agent, EngineConfig(board_size=5, komi=0.5, visits=64))
+    out = StringIO()
+    serve(engine, StringIO("lz-genmove_analyze b 1\n"), out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "=" and lines[-2].startswith("play ") and lines[-1] == ""
+    assert all(line.startswith("info move ") for line in lines[1:-2])  # the lines Lizzie / Sabaki parse
+    assert "visits/s" not in out.getvalue()
+    err = capsys.readouterr().err
+    assert "64 visits" in err and " visits/s" in err
+
+
+def test_analysis_steps_grow_with_the_agents_speed_within_the_limits():
+    from alphago_lite.gtp.analysis import next_step
+    fast = Analysis(move=0, winrate=0.5, visits=100, candidates=(), visits_per_second=10_000.0)
+    assert next_step(16, fast, None, None) == 500  # STEP_SECONDS of visits
+    assert next_step(16, fast, 0.01, None) == 100  # no more than the time left allows
+    assert next_step(16, fast, 0.0001, None) == 16  # but at least the configured step
+    assert next_step(16, fast, None, 150) == 50  # never beyond the visit limit
+    unknown = Analysis(move=0, winrate=0.5, visits=100, candidates=())
+    assert next_step(16, unknown, None, None) == 16  # an agent that does not measure: as before

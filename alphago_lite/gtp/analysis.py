@@ -18,8 +18,10 @@ budget           seconds one move may take: an even share of what is left, minus
 """
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
+from typing import TextIO
 
 from alphago_lite.agents.base import RESIGN, Agent, Analysis
 from alphago_lite.go import Game, to_gtp
@@ -29,6 +31,7 @@ from alphago_lite.gtp.transport import GtpError, Session
 _IGNORED_FLAGS = {"ownership", "ownershipStdev", "pvVisits", "pvEdgeVisits", "movesOwnership",
                   "movesOwnershipStdev", "rootInfo"}
 MIN_BUDGET_SECONDS = 0.05
+STEP_SECONDS = 0.05  # an analysis step lasts about this long once the agent reports its speed
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,9 @@ def format_info(analysis: Analysis, size: int, kata: bool, maxmoves: int = 0) ->
 
 def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: Session, kata: bool,
                     step_visits: int, stop_after: float | None = None,
-                    max_visits: int | None = None) -> Analysis:
-    """Think in steps of ``step_visits`` and write an info line every interval.
+                    max_visits: int | None = None, log: TextIO | None = None) -> Analysis:
+    """Think in steps of ``step_visits`` (longer ones for a fast agent: ``next_step``) and write an info
+    line every interval; at the end, the search speed goes to ``log`` (stderr: ``report_speed``).
 
     Without limits (``lz-analyze``) it runs until the next command arrives; with ``stop_after`` seconds
     and/or ``max_visits`` (``genmove_analyze``) it runs until the first limit and ignores input. The
@@ -93,6 +97,7 @@ def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: 
     started = last_output = time.monotonic()
     interval = request.interval_cs / 100.0
     analysis = agent.think(game, step_visits)
+    first, first_done = analysis, time.monotonic()
     session.write(format_info(analysis, game.size, kata, request.maxmoves) + "\n")
     while True:
         if stop_after is not None and time.monotonic() - started >= stop_after:
@@ -102,7 +107,9 @@ def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: 
         if interruptible and session.input_pending():
             break
         before = analysis.visits
-        analysis = agent.think(game, step_visits)
+        seconds_left = None if stop_after is None else stop_after - (time.monotonic() - started)
+        step = next_step(step_visits, analysis, seconds_left, max_visits)
+        analysis = agent.think(game, step)
         if time.monotonic() - last_output >= interval:
             session.write(format_info(analysis, game.size, kata, request.maxmoves) + "\n")
             last_output = time.monotonic()
@@ -111,7 +118,31 @@ def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: 
                 break
             if session.input_pending(max(0.01, interval - (time.monotonic() - last_output))):
                 break
+    report_speed(first, first_done, analysis, log or sys.stderr)
     return analysis
+
+
+def next_step(step_visits: int, analysis: Analysis, seconds_left: float | None, max_visits: int | None) -> int:
+    """Visits of the next think: ``step_visits``, or about STEP_SECONDS of visits once the agent says
+    how fast it searches (a search of many threads pays a start and a drain per call), never beyond
+    the time left or ``max_visits``."""
+    step = max(step_visits, int(analysis.visits_per_second * STEP_SECONDS))
+    if seconds_left is not None:
+        step = min(step, max(step_visits, int(analysis.visits_per_second * seconds_left)))
+    if max_visits is not None:
+        step = min(step, max_visits - analysis.visits)
+    return max(step, 1)
+
+
+def report_speed(first: Analysis, first_done: float, last: Analysis, log: TextIO) -> None:
+    """One line on ``log`` (stderr: GUIs show it in their engine console, the GTP stream stays as
+    Lizzie and Sabaki parse it): the visits and visits/s of an analysis, when the agent measures speed."""
+    elapsed = time.monotonic() - first_done
+    rate = (last.visits - first.visits) / elapsed if last.visits > first.visits and elapsed > 0 \
+        else last.visits_per_second
+    if rate > 0:
+        log.write(f"analysis: {last.visits} visits, {rate:,.0f} visits/s\n")
+        log.flush()
 
 
 def move_text(move: int, size: int) -> str:

@@ -195,7 +195,9 @@ class TerminalGame:
         size = self.game.size
         best = analysis.candidates[0] if analysis.candidates else None
         pv = " ".join(to_gtp(m, size) for m in best.pv) if best else to_gtp(analysis.move, size)
-        return f"win rate {100 * analysis.winrate:.1f}%, {analysis.visits} visits, pv {pv}"
+        # the search speed, when the agent measured it (more search threads: more visits per second)
+        speed = f" ({analysis.visits_per_second:,.0f} visits/s)" if analysis.visits_per_second > 0 else ""
+        return f"win rate {100 * analysis.winrate:.1f}%, {analysis.visits} visits{speed}, pv {pv}"
 
     def describe_result(self) -> str:
         result = self.game.result()
