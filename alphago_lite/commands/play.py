@@ -65,7 +65,7 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the net's number format: fp32, bf16 or auto (bf16 where it is faster; default)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="search threads; they share the work of each batch of leaves (default 1)")
+                        help="search threads, all on the game's one tree at once (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of --random")
 
 
