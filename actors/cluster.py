@@ -59,8 +59,13 @@ def start_local(num_cpus: int | None = None, num_gpus: int | None = None) -> sub
 
 
 def stop_local(watchdog: subprocess.Popen) -> None:
-    """Let the watchdog of a cluster that ``ray.shutdown`` took down end any straggler, and wait for it."""
-    watchdog.stdin.close()
+    """Tell the watchdog of a cluster that ``ray.shutdown`` took down that this is a normal end (it then
+    ends only stragglers of the cluster, none of this process's other children), and wait for it."""
+    try:
+        watchdog.stdin.write(orphan_watchdog.STOP)
+        watchdog.stdin.close()
+    except BrokenPipeError:  # the watchdog is gone already
+        pass
     try:
         watchdog.wait(timeout=WATCHDOG_EXIT_SECONDS)
     except subprocess.TimeoutExpired:

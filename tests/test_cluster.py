@@ -40,18 +40,21 @@ def test_capacity_check_accepts_tiny_and_names_what_is_missing(ray_cluster):
 
 
 @pytest.mark.slow
-def test_the_watchdog_ends_the_marked_processes_once_its_pipe_closes():
+def test_after_a_normal_end_the_watchdog_ends_only_the_runs_marked_processes():
+    """(After the driver's death it also ends the driver's descendants: the kill -9 test below.)"""
     from actors import orphan_watchdog
     marked = subprocess.Popen(["sleep", "600"], env={**os.environ, orphan_watchdog.OWNER_ENV: "run-1"})
     other_run = subprocess.Popen(["sleep", "600"], env={**os.environ, orphan_watchdog.OWNER_ENV: "run-2"})
+    unmarked_child = subprocess.Popen(["sleep", "600"])
     watchdog = subprocess.Popen([sys.executable, orphan_watchdog.__file__, "run-1"], stdin=subprocess.PIPE)
     try:
-        watchdog.stdin.close()  # what the kernel does when the driver dies
+        watchdog.stdin.write(orphan_watchdog.STOP)
+        watchdog.stdin.close()
         assert watchdog.wait(timeout=60) == 0
         assert marked.wait(timeout=60) == -signal.SIGTERM
-        assert other_run.poll() is None
+        assert other_run.poll() is None and unmarked_child.poll() is None
     finally:
-        for proc in (marked, other_run, watchdog):
+        for proc in (marked, other_run, unmarked_child, watchdog):
             proc.kill()
 
 
@@ -88,6 +91,14 @@ def session_processes(session: int) -> list:
         except (ProcessLookupError, psutil.Error):
             continue
     return found
+
+
+def assert_session_ends(session: int, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while (left := session_processes(session)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"still running after {seconds} s: " + "; ".join(
+        f"{proc.pid} {proc.name()} {' '.join(proc.cmdline())[:100]}" for proc in left)
 
 
 def listening_addresses(processes: list) -> dict[str, set[str]]:
@@ -139,7 +150,7 @@ def test_a_local_run_listens_on_loopback_and_stops_on_sigterm_like_ctrl_c(tmp_pa
     assert "interrupted: writing a checkpoint and stopping the actors" in stdout
     assert "last checkpoint:" in stdout and list((tmp_path / "run" / "checkpoints").glob("ckpt-*.pt"))
     assert "SIGTERM received" not in stderr and "Traceback" not in stderr  # no C++ stack dump
-    wait_for(lambda: not session_processes(driver.pid), 15, "the run's Ray processes to end")
+    assert_session_ends(driver.pid)
 
 
 @pytest.mark.slow
@@ -152,4 +163,4 @@ def test_kill_9_of_the_driver_leaves_no_ray_process_behind(tmp_path):
         driver.kill()
     driver.wait()
     # without the watchdog, the raylet's agents wait a minute for the dead GCS
-    wait_for(lambda: not session_processes(driver.pid), 15, "the run's Ray processes to end")
+    assert_session_ends(driver.pid)
