@@ -343,3 +343,18 @@ def test_analysis_steps_grow_with_the_agents_speed_within_the_limits():
     assert next_step(16, fast, None, 150) == 50  # never beyond the visit limit
     unknown = Analysis(move=0, winrate=0.5, visits=100, candidates=())
     assert next_step(16, unknown, None, None) == 16  # an agent that does not measure: as before
+
+
+def test_bench_search_measures_one_game_at_each_thread_count():
+    import argparse
+
+    from alphago_lite.benchmarks.search import one_game_line, our_simulations_per_second, thread_counts
+    assert thread_counts("1,2,4") == (1, 2, 4)
+    for bad in ("", "0,2", "two"):
+        with pytest.raises(argparse.ArgumentTypeError, match="thread counts"):
+            thread_counts(bad)
+    assert one_game_line(1, 1000.0, 1, 1000.0) == "ours, 1 thread, 1 game: 1,000 simulations/s"
+    assert one_game_line(2, 1800.0, 1, 1000.0) == ("ours, 2 threads, 1 game: 1,800 simulations/s (1.80x 1 thread; "
+                                                   "target >= 1.7; the threads search one tree)")
+    rates = our_simulations_per_second(5, 64, 1, (1, 2), seconds=0.2)
+    assert len(rates) == 2 and min(rates) > 0

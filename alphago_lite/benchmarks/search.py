@@ -7,8 +7,9 @@ Figures, one line each:
                      measured), ``--simulations`` per move, moves chosen greedily and trees reused;
                      only new simulations count;
   ours, 2 threads    the same games split across two search threads;
-  ours, 1 game       one game (the low-latency play mode: both batches from one tree), one thread
-                     and two threads (the walks in one thread, the leaves' encoding shared by both);
+  ours, 1 game       one game (the play mode), with each of ``--game-threads`` (1 and 2 by default): one
+                     thread keeps two batches from the tree in flight, several search the tree at once
+                     (tree parallelism); each figure with its ratio to one thread (target >= 1.7 at 2);
   openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an
                      equivalent uniform evaluator (value 0, uniform prior), same simulations per move;
   ratios             ours 1 thread / openspiel (target >= 5) and 2 threads / 1 thread (target >= 1.7);
@@ -41,9 +42,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slots", type=int, default=32,
                         help="games searched together (selfplay.games_per_worker's default)")
     parser.add_argument("--seconds", type=float, default=5.0, help="time per search measurement")
+    parser.add_argument("--game-threads", type=thread_counts, default=(1, 2), metavar="N,N,...",
+                        help="thread counts of the one-game measurement (default 1,2); the first is the base")
     parser.add_argument("--selfplay-seconds", type=float, default=8.0, help="time of the self-play run")
     parser.add_argument("--no-openspiel", action="store_true", help="skip OpenSpiel's MCTSBot")
     parser.add_argument("--no-selfplay", action="store_true", help="skip self-play with a net")
+
+
+def thread_counts(text: str) -> tuple[int, ...]:
+    """argparse type of --game-threads: comma-separated thread counts, each at least 1."""
+    try:
+        counts = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of thread counts like 1,2,4")
+    return counts
 
 
 def uniform_evaluator(size: int) -> UniformEvaluator:
@@ -199,6 +213,17 @@ def selfplay_net_share(size: int, slots: int, seconds: float) -> tuple[float, fl
     return achieved, raw, achieved / raw, evaluator.busy / elapsed, batch
 
 
+def one_game_line(threads: int, rate: float, base_threads: int, base_rate: float) -> str:
+    """The one-game figure of ``threads``, with its ratio to the base thread count's."""
+    def named(n: int) -> str:
+        return f"{n} thread{'s' if n > 1 else ''}"
+    line = f"ours, {named(threads)}, 1 game: {rate:,.0f} simulations/s"
+    if threads == base_threads:
+        return line
+    target = "; target >= 1.7" if (base_threads, threads) == (1, 2) else ""
+    return f"{line} ({rate / base_rate:.2f}x {named(base_threads)}{target}; the threads search one tree)"
+
+
 def main(args: argparse.Namespace) -> int:
     size, sims = args.size, args.simulations
     print(f"bench search: {size}x{size}, {sims} simulations per move, uniform evaluator; "
@@ -207,10 +232,10 @@ def main(args: argparse.Namespace) -> int:
     print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
     print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
-    single, single_two = our_simulations_per_second(size, sims, 1, (1, 2), args.seconds / 2)
-    print(f"ours, 1 thread, 1 game: {single:,.0f} simulations/s")
-    print(f"ours, 2 threads, 1 game: {single_two:,.0f} simulations/s ({single_two / single:.2f}x; "
-          f"the threads share the encoding of each batch's leaves)")
+    game_threads = args.game_threads
+    rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2)
+    for threads, rate in zip(game_threads, rates):
+        print(one_game_line(threads, rate, game_threads[0], rates[0]))
     if not args.no_openspiel:
         spiel = openspiel_simulations_per_second(size, sims, args.seconds)
         if spiel is None:
