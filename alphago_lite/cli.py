@@ -25,6 +25,8 @@ COMMANDS = {
     "match": "alphago_lite.commands.match",
     "bench": "alphago_lite.commands.bench",
     "config": "alphago_lite.commands.config",
+    "models": "alphago_lite.commands.models",
+    "report": "alphago_lite.commands.report",
 }
 
 HELP = {
@@ -35,6 +37,8 @@ HELP = {
     "match": "play a match between two engines or checkpoints",
     "bench": "benchmarks: rules, inference, search, selfplay",
     "config": "show every config key with its default and documentation",
+    "models": "list the nets shipped with the package",
+    "report": "plot a run's losses, speed and evaluations (RUN_DIR/report.png and report.md)",
 }
 
 

@@ -4,6 +4,7 @@ import runpy
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -85,3 +86,69 @@ def test_match_script_between_two_random_players(tmp_path, capsys):
     assert "random:1 vs random:2: 2 games" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["game_000.sgf", "game_001.sgf"]
     assert match_gnugo_main(["random", "nonsense", "--out", str(tmp_path)]) == 2
+
+
+# ---------------------------------------------------------------- issue 13: honest scores, distinct games
+from alphago_lite.go import BLACK, WHITE, Game
+from alphago_lite.play.match import GameOutcome, MatchReport, draw_opening
+
+
+def test_gnugo_in_a_match_captures_all_dead_stones():
+    assert gnugo_command(1, capture_all_dead=True)[-1] == "--capture-all-dead"
+    gnugo = make_player("gnugo:1")
+    try:
+        assert "--capture-all-dead" in gnugo.client.argv
+    finally:
+        gnugo.close()
+
+
+def test_a_disputed_game_counts_as_a_loss_for_a():
+    won = GameOutcome(0, BLACK, BLACK, "B+6.5", "two passes", 30, "g0.sgf", None, (1, 2))
+    disputed = GameOutcome(1, WHITE, WHITE, "W+6.5", "two passes", 30, "g1.sgf", "gnugo-10 scores B+22.5", (3, 4))
+    report = MatchReport("ours", "gnugo-10", (won, disputed))
+    assert (report.wins, report.losses, report.score) == (1, 1, 0.5)
+    assert "2 games (2 distinct), 1 wins, 1 losses, 0 draws (1 disputed, counted as losses)" in report.summary()
+    assert "scoring dispute in game 1: our rules W+6.5, gnugo-10 scores B+22.5" in report.summary()
+
+
+def test_an_opening_follows_the_policy_and_never_passes():
+    def first_legal(game: Game):  # all the mass on the first legal point; a pass would be likelier still
+        probs = np.zeros(game.size * game.size + 1)
+        probs[np.flatnonzero(game.legal_mask())[0]] = 1.0
+        probs[-1] = 5.0
+        return probs
+    config = MatchConfig(size=5, opening_moves=3, seed=0)
+    assert draw_opening(first_legal, config, np.random.default_rng(0)) == [0, 1, 2]
+    with pytest.raises(ValueError, match="opening moves must be 0..24 on 5x5"):
+        MatchConfig(size=5, opening_moves=25)
+
+
+def _policy_player(seed: int):
+    torch.manual_seed(seed)
+    net = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8)
+    return AgentPlayer(PolicyAgent(InProcessEvaluator(net, 5, "agz")), name=f"net{seed}")
+
+
+def test_drawn_openings_make_deterministic_players_play_distinct_games(tmp_path):
+    a, b = _policy_player(1), _policy_player(2)
+    def match(**options):
+        config = MatchConfig(games=6, size=5, komi=2.5, max_moves=30, out_dir=str(tmp_path), **options)
+        return run_match(a, b, config, log=lambda _: None)
+    assert match().distinct_games == 2  # greedy nets replay the same game per colour
+    report = match(opening_moves=3, seed=7)
+    assert report.distinct_games > 2
+    for black_first, white_first in zip(report.outcomes[0::2], report.outcomes[1::2]):
+        # each opening is played twice, colours swapped
+        assert black_first.moves_played[:3] == white_first.moves_played[:3]
+        assert (black_first.a_colour, white_first.a_colour) == (BLACK, WHITE)
+
+
+@pytest.mark.slow
+def test_a_5x5_match_against_gnugo_with_openings(tmp_path, capsys):
+    from alphago_lite.cli import main
+    assert main(["match", "random:1", "gnugo:0", "--games", "2", "--size", "5", "--komi", "2.5",
+                 "--opening-moves", "2", "--seed", "3", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "random:1 vs gnugo-0: 2 games (" in out
+    first, second = (load_sgf(tmp_path / f"game_00{i}.sgf") for i in (0, 1))
+    assert first.moves[:2] == second.moves[:2]  # the same opening, colours swapped

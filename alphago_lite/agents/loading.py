@@ -1,5 +1,5 @@
-"""How a front end gets an agent: from a checkpoint file or a run directory, with the komi its net was
-trained with."""
+"""How a front end gets an agent: from a checkpoint file, a run directory or the net shipped for the board
+size (``alphago_lite.models``), with the komi its net was trained with."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ from pathlib import Path
 from alphago_lite.agents.base import Agent
 from alphago_lite.config import ConfigError, load_config
 from alphago_lite.errors import UserError
+from alphago_lite.models import card_beside, shipped_for_size
 from alphago_lite.run_dir import checkpoint_to_play, config_beside
 
 
@@ -16,8 +17,11 @@ class AgentNotFound(UserError):
 
 
 def training_komi(checkpoint: str | os.PathLike) -> float | None:
-    """The komi the net was trained with, from the run's config.yaml (see ``run_dir.config_beside``);
-    None when there is no readable one."""
+    """The komi the net was trained with: from its model card (a shipped net) or the run's config.yaml
+    (see ``run_dir.config_beside``); None when there is no readable one."""
+    card = card_beside(checkpoint)
+    if card is not None:
+        return card.komi
     config_file = config_beside(checkpoint)
     if config_file is None:
         return None
@@ -27,10 +31,11 @@ def training_komi(checkpoint: str | os.PathLike) -> float | None:
         return None  # a damaged or foreign config says nothing about this net
 
 
-def find_checkpoint(model_path: str | os.PathLike | None = None,
-                    run_dir: str | os.PathLike | None = None) -> Path:
+def find_checkpoint(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
+                    board_size: int | None = None) -> Path:
     """The checkpoint file given, or the one a run directory offers to play (``run_dir.checkpoint_to_play``:
-    best.pt, else the newest). Raises ``AgentNotFound`` naming what is missing and what to do instead."""
+    best.pt, else the newest), or with neither the net shipped for ``board_size``. Raises
+    ``AgentNotFound`` naming what is missing and what to do instead."""
     hint = ("train one first with `alphago-lite train CONFIG.yaml` (checkpoints go to RUN_DIR/checkpoints/), "
             "or play a random player with --random")
     if model_path is not None:
@@ -39,6 +44,9 @@ def find_checkpoint(model_path: str | os.PathLike | None = None,
             raise AgentNotFound(f"no checkpoint file {path}; {hint}")
         return path
     if run_dir is None:
+        shipped = shipped_for_size(board_size) if board_size is not None else None
+        if shipped is not None:
+            return shipped.checkpoint
         raise AgentNotFound(f"give a checkpoint (--model PATH) or a run directory (--run RUN_DIR); {hint}")
     if not Path(run_dir).is_dir():
         raise AgentNotFound(f"no run directory {run_dir}; {hint}")

@@ -12,8 +12,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "match", help="play a match between two engines or checkpoints",
         description="Play N games between players A and B (alternating colours) and report A's results. "
-                    "A player is gnugo[:LEVEL], random[:SEED], model:PATH (or PATH.pt), run:DIR or "
-                    "gtp:'COMMAND LINE'.")
+                    "A player is gnugo[:LEVEL], random[:SEED], model:PATH (or PATH.pt), run:DIR, "
+                    "shipped[:NAME] (the net shipped for --size, or by name) or gtp:'COMMAND LINE'. "
+                    "GNU Go captures all dead stones before it passes (our referee counts the board as it "
+                    "stands), and a game whose result it disputes counts as a loss for A.")
     add_match_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -32,6 +34,12 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number format of our agents' nets: fp32, bf16 or auto (default)")
     parser.add_argument("--precision-b", choices=PRECISIONS, default=None,
                         help="B's number format when it differs from --precision (e.g. an fp32-vs-bf16 match)")
+    parser.add_argument("--opening-moves", type=int, default=0, metavar="K",
+                        help="draw the first K moves of each pair of games from the net's policy; each opening "
+                             "is played with colours swapped (default 0: every game from the empty board)")
+    parser.add_argument("--opening-temperature", type=float, default=1.0,
+                        help="temperature of the openings' policy (default 1)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the openings' draws")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,9 +50,11 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--games must be at least 1, got {args.games}")
         check_device(args.device)
         for spec, precision in ((args.a, args.precision), (args.b, args.precision_b or args.precision)):
-            players.append(make_player(spec, visits=args.visits, device=args.device, precision=precision))
+            players.append(make_player(spec, visits=args.visits, device=args.device, precision=precision,
+                                       size=args.size))
         config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,
-                             out_dir=args.out)
+                             out_dir=args.out, opening_moves=args.opening_moves,
+                             opening_temperature=args.opening_temperature, seed=args.seed)
         report = run_match(players[0], players[1], config)
     except ValueError as exc:
         print(f"alphago-lite match: {exc}", file=sys.stderr)

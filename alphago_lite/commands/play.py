@@ -56,7 +56,8 @@ def check_device(name: str) -> None:
 
 def add_agent_options(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", metavar="PATH", help="checkpoint file to play with")
+    source.add_argument("--model", metavar="PATH",
+                        help="checkpoint file to play with (default: the net shipped for the board size)")
     source.add_argument("--run", metavar="RUN_DIR",
                         help="run directory: play its checkpoints/best.pt, else its newest checkpoint")
     source.add_argument("--random", action="store_true", help="a uniformly random player (no network)")
@@ -79,7 +80,8 @@ def build_agent(args: argparse.Namespace, log: TextIO | None = None):
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
     check_device(args.device)
-    path = find_checkpoint(model_path=args.model, run_dir=args.run)
+    # with neither --model nor --run: the net shipped for the board size (default 9x9), if any
+    path = find_checkpoint(model_path=args.model, run_dir=args.run, board_size=args.size or 9)
     agent = load_agent(model_path=path, visits=args.visits, device=args.device, threads=args.threads,
                        precision=args.precision)
     print(f"Loaded checkpoint {path}", file=log or sys.stdout)

@@ -38,11 +38,14 @@ def find_gnugo() -> str | None:
     return next((p for p in GNUGO_FALLBACK_PATHS if os.access(p, os.X_OK)), None)
 
 
-def gnugo_command(level: int = 0) -> list[str]:
-    """The command line of GNU Go as a GTP engine under Chinese (area) rules, like ours."""
+def gnugo_command(level: int = 0, capture_all_dead: bool = False) -> list[str]:
+    """The command line of GNU Go as a GTP engine under Chinese (area) rules, like ours.
+    ``capture_all_dead``: it captures every dead stone before it passes, as a Tromp-Taylor referee
+    (which counts the board as it stands) needs; else it passes with dead stones on the board."""
     if not 0 <= int(level) <= 10:
         raise ValueError(f"GNU Go level must be 0..10, got {level!r}")
-    return [find_gnugo() or "gnugo", "--mode", "gtp", "--level", str(int(level)), "--chinese-rules"]
+    argv = [find_gnugo() or "gnugo", "--mode", "gtp", "--level", str(int(level)), "--chinese-rules"]
+    return argv + ["--capture-all-dead"] if capture_all_dead else argv
 
 
 def _check_executable(program: str) -> None:

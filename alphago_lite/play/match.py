@@ -6,28 +6,39 @@ player spec  how a player is named on the command line:
              ``gnugo`` / ``gnugo:LEVEL``     GNU Go as a GTP subprocess (Chinese rules);
              ``random`` / ``random:SEED``    our RandomAgent;
              ``model:PATH`` or ``PATH.pt``   our agent from a checkpoint; ``run:DIR`` its newest one;
+             ``shipped`` / ``shipped:NAME``  the net shipped for the board size / of that name;
              ``gtp:COMMAND LINE``            any other GTP engine (split like a shell would).
 A, B         the two players; A is the one the report is about (wins = A's wins). Colours alternate:
              A has Black in games 0, 2, 4, ...
 referee      our ``Game``: every move is checked and the game is scored with our rules (area scoring,
-             positional superko). A move our rules refuse forfeits the game (result ``B+F``/``W+F``).
+             positional superko, no dead-stone removal: Tromp-Taylor). A move our rules refuse forfeits
+             the game (result ``B+F``/``W+F``). GNU Go therefore plays with ``--capture-all-dead``: it
+             removes dead stones before it passes instead of leaving them for a count we do not make.
 dispute      a finished game where a GTP engine's own ``final_score`` names another winner than our
-             rules (usually dead stones left on the board: our scoring does not remove them).
+             rules (usually dead stones left on the board: our scoring does not remove them). A disputed
+             game counts as a loss for A whatever our rules say: the reported score never rests on one.
+opening      the first ``opening_moves`` moves of a pair of games, drawn from a net's policy (A's, else
+             B's; uniform over sensible moves when neither is our net) sharpened or flattened by
+             ``opening_temperature``, never a pass. Each opening is played twice, A Black then A White,
+             so that the players meet in different games even when both play deterministically.
 score        wins + draws / 2, as a fraction of the games; its 95% interval is Wilson's, and the Elo
              difference ``400 * log10(score / (1 - score))`` maps both ends of the interval.
 """
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from alphago_lite.agents.base import RESIGN, Agent, RandomAgent
+import numpy as np
+
+from alphago_lite.agents.base import RESIGN, Agent, PolicyAgent, RandomAgent
 from alphago_lite.agents.loading import load_agent
 from alphago_lite.go import BLACK, WHITE, Game, IllegalMove, from_gtp, to_gtp
 from alphago_lite.gtp.client import GtpClient, GtpCommandError, gnugo_command
+from alphago_lite.models import is_shipped_spec, resolve_shipped
 from alphago_lite.ratings import elo_difference, wilson_interval
 
 COLOUR_LETTERS = {BLACK: "B", WHITE: "W"}
@@ -98,12 +109,19 @@ class GtpPlayer:
         self.client.close()
 
 
-def make_player(spec: str, visits: int | None = None, device: str = "cpu", precision: str = "fp32") -> Player:
-    """Build a player from its spec (see the module docstring); ``precision`` is its net's number format."""
+def make_player(spec: str, visits: int | None = None, device: str = "cpu", precision: str = "fp32",
+                size: int | None = None) -> Player:
+    """Build a player from its spec (see the module docstring); ``precision`` is its net's number format,
+    ``size`` the board size (which net ``shipped`` means)."""
     kind, _, rest = spec.partition(":")
     if kind == "gnugo":
         level = int(rest) if rest else 0
-        return GtpPlayer(gnugo_command(level), name=f"gnugo-{level}")
+        # our referee scores the board as it stands (Tromp-Taylor), so GNU Go must capture dead stones
+        return GtpPlayer(gnugo_command(level, capture_all_dead=True), name=f"gnugo-{level}")
+    if is_shipped_spec(spec):
+        card = resolve_shipped(spec, board_size=size)
+        agent = load_agent(model_path=card.checkpoint, visits=visits or 200, device=device, precision=precision)
+        return AgentPlayer(agent, name=card.name, visits=visits)
     if kind == "random":
         return AgentPlayer(RandomAgent(seed=int(rest) if rest else None), name=spec)
     if kind == "model" or (not rest and spec.endswith(".pt")):
@@ -117,7 +135,7 @@ def make_player(spec: str, visits: int | None = None, device: str = "cpu", preci
         argv = shlex.split(rest)
         return GtpPlayer(argv, name=Path(argv[0]).name)
     raise ValueError(f"unknown player {spec!r}: expected gnugo[:LEVEL], random[:SEED], model:PATH, "
-                     "PATH.pt, run:DIR or gtp:COMMAND")
+                     "PATH.pt, run:DIR, shipped[:NAME] or gtp:COMMAND")
 
 
 @dataclass(frozen=True)
@@ -127,6 +145,16 @@ class MatchConfig:
     komi: float = 7.5
     max_moves: int | None = None   # per game; default 2 * size * size
     out_dir: str = "match"         # SGF files go here
+    opening_moves: int = 0         # moves of each drawn opening (0: every game starts on the empty board)
+    opening_temperature: float = 1.0  # of the policy the openings are drawn from (1: as the net says)
+    seed: int | None = None        # of the openings' draws (None: different openings every match)
+
+    def __post_init__(self) -> None:
+        if self.opening_moves < 0 or self.opening_moves >= self.size * self.size:
+            raise ValueError(f"opening moves must be 0..{self.size * self.size - 1} on {self.size}x{self.size}, "
+                             f"got {self.opening_moves}")
+        if not self.opening_temperature > 0:
+            raise ValueError(f"opening temperature must be above 0, got {self.opening_temperature}")
 
 
 @dataclass(frozen=True)
@@ -139,18 +167,27 @@ class GameOutcome:
     moves: int
     sgf_path: str
     dispute: str | None = None
+    moves_played: tuple[int, ...] = ()   # the whole game, opening included: tells games apart
 
     @property
     def a_points(self) -> float:
+        if self.dispute:
+            return 0.0  # a result an engine disputes is never credited to A
         return 0.5 if self.winner == 0 else float(self.winner == self.a_colour)
 
 
-def play_game(black: Player, white: Player, size: int, komi: float, max_moves: int | None = None):
-    """Play one game to its end; returns (game, result, reason, winner)."""
+def play_game(black: Player, white: Player, size: int, komi: float, max_moves: int | None = None,
+              opening: Sequence[int] = ()):
+    """Play one game to its end, from the ``opening`` moves; returns (game, result, reason, winner)."""
     game = Game(size=size, komi=komi, max_moves=max_moves or 2 * size * size)
     players = {BLACK: black, WHITE: white}
     for player in players.values():
         player.new_game(game)
+    for move in opening:
+        colour = game.to_play
+        game.play(int(move))
+        for player in players.values():  # both engines learn the opening's moves
+            player.observe(colour, int(move), game)
     while not game.is_over:
         colour = game.to_play
         move = players[colour].genmove(game)
@@ -175,21 +212,62 @@ def _dispute(player: Player, our_winner: int) -> str | None:
     return None if their_winner == our_winner else f"{player.name} scores {theirs}"
 
 
+def opening_policy(a: Player, b: Player) -> Callable[[Game], np.ndarray]:
+    """Move probabilities [S*S+1] the openings are drawn from: the raw policy of A's net, else B's, else
+    uniform over the moves that neither pass nor fill an own eye."""
+    for player in (a, b):
+        evaluator = getattr(getattr(player, "agent", None), "evaluator", None)
+        if evaluator is not None:
+            net = PolicyAgent(evaluator)
+            return lambda game: net.evaluate(game)[0]
+
+    def uniform(game: Game) -> np.ndarray:
+        probs = np.zeros(game.size * game.size + 1)
+        for move in game.legal_moves():
+            if move != game.size * game.size and not game.fills_own_eye(int(move)):
+                probs[move] = 1.0
+        return probs
+    return uniform
+
+
+def draw_opening(policy: Callable[[Game], np.ndarray], config: MatchConfig, rng: np.random.Generator) -> list[int]:
+    """``config.opening_moves`` moves, each drawn from ``policy`` ** (1 / temperature), passes excluded;
+    shorter when no move is left to draw."""
+    game = Game(size=config.size, komi=config.komi)
+    moves: list[int] = []
+    for _ in range(config.opening_moves):
+        probs = np.asarray(policy(game), dtype=np.float64).copy()
+        probs[game.size * game.size] = 0.0
+        probs = np.where(game.legal_mask(), probs, 0.0) ** (1.0 / config.opening_temperature)
+        if not probs.sum() > 0:
+            break
+        move = int(rng.choice(len(probs), p=probs / probs.sum()))
+        game.play(move)
+        moves.append(move)
+    return moves
+
+
 def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], None] = print) -> MatchReport:
     from alphago_lite.sgf.game import save_sgf, sgf_from_game
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     outcomes = []
+    rng = np.random.default_rng(config.seed)
+    policy = opening_policy(a, b) if config.opening_moves else None
+    opening: list[int] = []
     for index in range(config.games):
         a_colour = BLACK if index % 2 == 0 else WHITE
+        if policy is not None and a_colour == BLACK:  # a new opening for each pair of games
+            opening = draw_opening(policy, config, rng)
         black, white = (a, b) if a_colour == BLACK else (b, a)
-        game, result, reason, winner = play_game(black, white, config.size, config.komi, config.max_moves)
+        game, result, reason, winner = play_game(black, white, config.size, config.komi, config.max_moves,
+                                                 opening)
         disputes = [] if reason == "resignation" or reason.startswith("illegal") else \
             [d for d in (_dispute(p, winner) for p in (black, white)) if d]
         path = out / f"game_{index:03d}.sgf"
         save_sgf(path, sgf_from_game(game, black_player=black.name, white_player=white.name, result=result))
         outcome = GameOutcome(index, a_colour, winner, result, reason, game.move_number, str(path),
-                              "; ".join(disputes) or None)
+                              "; ".join(disputes) or None, tuple(game.history))
         outcomes.append(outcome)
         log(f"game {index}: {black.name} (B) vs {white.name} (W): {result} by {reason} after "
             f"{game.move_number} moves -> {path}" + (f" [dispute: {outcome.dispute}]" if outcome.dispute else ""))
@@ -218,13 +296,19 @@ class MatchReport:
     def score(self) -> float:
         return sum(o.a_points for o in self.outcomes) / max(1, len(self.outcomes))
 
+    @property
+    def distinct_games(self) -> int:
+        """Games that differ in at least one move (deterministic players replay the same few games)."""
+        return len({o.moves_played for o in self.outcomes})
+
     def summary(self) -> str:
         n = len(self.outcomes)
         low, high = wilson_interval(self.score, n)
-        elo, elo_low, elo_high = (elo_difference(x) for x in (self.score, low, high))
         disputes = [o for o in self.outcomes if o.dispute]
-        lines = [f"{self.a_name} vs {self.b_name}: {n} games, {self.wins} wins, {self.losses} losses, "
-                 f"{self.draws} draws",
+        elo, elo_low, elo_high = (elo_difference(x) for x in (self.score, low, high))
+        lines = [f"{self.a_name} vs {self.b_name}: {n} games ({self.distinct_games} distinct), {self.wins} wins, "
+                 f"{self.losses} losses, {self.draws} draws" + (f" ({len(disputes)} disputed, counted as losses)"
+                                                              if disputes else ""),
                  f"score {self.score:.3f} (95% CI {low:.3f} .. {high:.3f}); "
                  f"Elo difference {elo:+.0f} (95% CI {elo_low:+.0f} .. {elo_high:+.0f})"]
         lines += [f"scoring dispute in game {o.index}: our rules {o.result}, {o.dispute}" for o in disputes]
