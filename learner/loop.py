@@ -23,7 +23,7 @@ from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import check_capacity, start_search_workers
 from alphago_lite.config import Config, save_config
 from alphago_lite.errors import UserError
-from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_model
+from alphago_lite.net.checkpoint import CheckpointError, CheckpointMeta, load_checkpoint, load_model
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import build_model
 from alphago_lite.run_dir import RunDir
@@ -44,7 +44,11 @@ class PendingEvaluation:
 class TrainingRun:
     """One run: owns the trainer, the actors and the run directory."""
 
-    def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False):
+    def __init__(self, cfg: Config, resume: bool = False, max_steps: int | None = None, quiet=False,
+                 init_from: str | Path | None = None):
+        if resume and init_from is not None:
+            raise UserError("--init-from starts a new run from a net; --resume continues a run from its own "
+                            "checkpoint: give one of them")
         self.cfg, self.run_dir = cfg, Path(cfg.run_dir)
         self.layout = RunDir.at(self.run_dir)
         self.store = CheckpointStore(self.layout.checkpoints, cfg.learner.keep_checkpoints)
@@ -63,8 +67,12 @@ class TrainingRun:
         self.samples_trained = 0  # this process only: a resumed run starts its allowance afresh
         self.replay_rng: str | None = None  # the replay sampler's state, restored on resume
         self.resumed_from: Path | None = None  # the checkpoint this run continues from
+        self.init_from: str | None = None  # the net this run was warm-started from (kept across resumes)
+        init_meta = self._warm_start(Path(init_from)) if init_from is not None else None
         damaged = self._restore() if resume else []
         self.progress = Progress(self.layout.metrics_file, quiet=quiet)
+        if init_meta is not None:
+            self.progress.warm_start(init_meta.path, init_meta.step)
         for path, why in damaged:
             self.progress.note(f"checkpoint {path.name} is damaged ({why}); resuming from {self.resumed_from.name}")
         self.damaged_data_reported = 0  # damaged stored games the buffer found, reported so far
@@ -93,8 +101,23 @@ class TrainingRun:
         if "torch_rng" in meta.extra:
             torch.set_rng_state(meta.extra["torch_rng"])
         self.replay_rng = meta.extra.get("replay_rng")
+        self.init_from = meta.extra.get("init_from")
         self.resumed_from = Path(meta.path)
         return damaged
+
+    def _warm_start(self, path: Path) -> CheckpointMeta:
+        """Start from the weights of the net in ``path`` (step 0, fresh optimizer and replay buffer);
+        CheckpointError naming the mismatch when it does not fit the config."""
+        state, meta = load_checkpoint(path)
+        self._check_fits_config(meta)
+        ours = self.trainer.model.arch()
+        for key in sorted(set(ours) | set(meta.arch)):
+            if ours.get(key) != meta.arch.get(key):
+                raise CheckpointError(f"--init-from {path}: its net has {key} = {meta.arch.get(key)!r}, the "
+                                      f"config's model section makes {ours.get(key)!r}")
+        self.trainer.model.load_state_dict(state)
+        self.init_from = str(path)
+        return meta
 
     def _check_fits_config(self, meta: CheckpointMeta) -> None:
         """A checkpoint of another board size or feature set is the wrong run, not a damaged file."""
@@ -135,6 +158,8 @@ class TrainingRun:
 
     def checkpoint(self) -> Path:
         extra = {"weights_version": self.version, "torch_rng": torch.get_rng_state()}
+        if self.init_from is not None:
+            extra["init_from"] = self.init_from
         if self.replay_rng is not None:
             extra["replay_rng"] = self.replay_rng  # what the run resumed with, unless the buffer says more
         if self.buffer is not None:
@@ -269,7 +294,7 @@ class TrainingRun:
 
 
 def train(cfg: Config, resume: bool = False, max_steps: int | None = None,
-          quiet: bool = False) -> Path | None:
-    run = TrainingRun(cfg, resume=resume, max_steps=max_steps, quiet=quiet)
+          quiet: bool = False, init_from: str | Path | None = None) -> Path | None:
+    run = TrainingRun(cfg, resume=resume, max_steps=max_steps, quiet=quiet, init_from=init_from)
     with connected(cfg.cluster):
         return run.run()

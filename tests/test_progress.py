@@ -62,17 +62,55 @@ def report_a_short_run(progress: Progress) -> None:
     progress.close()
 
 
-def test_a_terminal_shows_one_live_line_and_evaluations_and_notes_on_their_own(tmp_path):
-    screen = Terminal()
-    report_a_short_run(Progress(tmp_path / "metrics.jsonl", every_seconds=0, stream=screen))
+class FakeClock:
+    def __init__(self, now: float = 1000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_terminal_shows_a_bar_below_the_evaluations_and_notes(tmp_path):
+    screen, clock = Terminal(), FakeClock()
+    progress = Progress(tmp_path / "metrics.jsonl", every_seconds=0, stream=screen, clock=clock)
+    progress.step(1, 10, LOSSES, buffer_stats(123, 45678), lambda: [])
+    progress.waiting(1, buffer_stats(0, 0))  # shorter than the step line it replaces
+    assert screen.lines == ["step 1 | waiting for self-play: 0 games, 0 positions in the window"]
+    progress.evaluation(2, MatchResult(wins=3, losses=1, draws=0), promoted=True)
+    clock.now += 60  # 2 steps a minute: 7 steps to go take 3m30s
+    progress.step(3, 10, LOSSES, buffer_stats(130, 45678), lambda: [])  # no new positions: 0 pos/s
+    progress.note("interrupted")
+    progress.close()
     assert screen.lines == [
-        "step 1 | waiting for self-play: 0 games, 0 positions in the window",  # nothing left of step 1
         "evaluation at step 2: newest vs best 3-1-0 (score 0.75, Elo +191) -> new best",
-        "step 3/10 | games 130 | pos/s 0 | NN evals/s 0 | batch fill 0.00 | loss 4.250 (policy 3.250, "
-        "value 1.000) | buffer 45678 positions",
         "interrupted",
+        "[######..............]  30% ETA 3m30s | step 3/10 | games 130 | pos/s 0 | NN evals/s 0 | batch fill 0.00 "
+        "| loss 4.250 (policy 3.250, value 1.000) | buffer 45678 positions",  # the bar stays below the log
         "",
     ]
+
+
+def test_the_first_step_has_no_eta_yet_and_durations_read_well(tmp_path):
+    from learner.progress import duration_text, progress_bar
+    screen = Terminal()
+    Progress(tmp_path / "metrics.jsonl", every_seconds=0, stream=screen).step(
+        5, 10, LOSSES, buffer_stats(1, 2), lambda: [])
+    assert screen.lines[0].startswith("[##########..........]  50% ETA -- | step 5/10 |")
+    assert progress_bar(10, 10, 0) == "[####################] 100% ETA 0s"
+    assert [duration_text(s) for s in (45, 185, 7620)] == ["45s", "3m05s", "2h07m"]
+
+
+def test_evaluations_and_warm_starts_are_recorded_with_their_time(tmp_path):
+    import json
+    clock = FakeClock()
+    progress = Progress(tmp_path / "metrics.jsonl", stream=LogFile(), clock=clock)
+    clock.now += 12.5
+    progress.warm_start("nets/go5.pt", 1200)
+    progress.evaluation(4, MatchResult(wins=1, losses=1, draws=0), promoted=False)
+    progress.close()
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert records[0] == {"init_from": "nets/go5.pt", "init_from_step": 1200, "time": 12.5}
+    assert records[1]["time"] == 12.5 and records[1]["eval_score"] == 0.5
 
 
 def test_a_log_file_gets_plain_lines(tmp_path):

@@ -1,4 +1,4 @@
-"""`alphago-lite train CONFIG [key=value ...]` and `alphago-lite train --resume RUN_DIR`."""
+"""`alphago-lite train CONFIG [key=value ...] [--init-from MODEL]` and `alphago-lite train --resume RUN_DIR`."""
 from __future__ import annotations
 
 
@@ -8,6 +8,9 @@ def register(subparsers) -> None:
     p.add_argument("config", nargs="?", help="YAML config (configs/tiny.yaml, ...)")
     p.add_argument("overrides", nargs="*", help="dotted overrides, e.g. search.num_simulations=64")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or crashed run")
+    p.add_argument("--init-from", metavar="MODEL",
+                   help="start a new run from the weights of this net (a checkpoint file, or shipped[:NAME]); "
+                        "fresh optimizer and replay buffer")
     p.add_argument("--address", help="join this Ray cluster ('auto' or ray://host:port)")
     p.add_argument("--max-steps", type=int, help="stop after this many learner steps (for tests)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -45,8 +48,13 @@ def run(args) -> int:
         cfg = load_config(args.config, overrides)
     else:
         raise UserError("give a config file (e.g. configs/tiny.yaml) or --resume RUN_DIR")
+    init_from = args.init_from
+    if init_from is not None:
+        from alphago_lite.models import is_shipped_spec, resolve_shipped
+        if is_shipped_spec(init_from):
+            init_from = resolve_shipped(init_from, board_size=cfg.game.size).checkpoint
     from learner.loop import train  # imports torch and ray: only when training
-    path = train(cfg, resume=bool(args.resume), max_steps=args.max_steps, quiet=args.quiet)
+    path = train(cfg, resume=bool(args.resume), max_steps=args.max_steps, quiet=args.quiet, init_from=init_from)
     # the progress display has finished its live line
     print(f"last checkpoint: {path}" if path is not None else
           "stopped before training started: no checkpoint written")
