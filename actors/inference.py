@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import itertools
+import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -49,6 +51,15 @@ def build_evaluator(backend: str, model: PolicyValueNet, feature_set: str, *, de
                               weights_version=weights_version)
 
 
+def _lowest_cpu_priority() -> None:
+    """Nice this thread to 19 (Linux schedules threads one by one), so that a swap's export and compile
+    take CPU the forwards leave over rather than slowing them down."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not on Linux: the swap still works, only less politely
+        pass
+
+
 @ray.remote
 class InferenceServer:
     """Holds one net (arch dict from ``PolicyValueNet.arch()``) on one device and batches requests."""
@@ -66,7 +77,8 @@ class InferenceServer:
         self._backend = backend
         self._openvino_threads = self._evaluator.cpu_threads if backend == "openvino" else None
         self._batcher = RequestBatcher(self._evaluator, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms)
-        self._prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference-prepare")
+        self._prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference-prepare",
+                                                  initializer=_lowest_cpu_priority)
         self._last_prepare_s = 0.0
 
     async def infer(self, request: PackedRequest) -> InferenceResponse:

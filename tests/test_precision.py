@@ -165,7 +165,7 @@ def small_net(seed):
     return PolicyValueNet(5, 17, blocks=1, channels=8, value_hidden=8).eval()
 
 
-@pytest.mark.slow  # two exports and three compiles
+@pytest.mark.slow  # an export, a process that exports three more, and four compiles
 def test_openvino_swap_compiles_beside_the_running_net_and_switches_at_set_weights():
     pytest.importorskip("openvino")
     from alphago_lite.net.openvino_backend import CompiledNet, OpenVinoEvaluator
@@ -181,6 +181,9 @@ def test_openvino_swap_compiles_beside_the_running_net_and_switches_at_set_weigh
     ev.set_weights(3, prepared)
     assert ev.weights_version == 3
     np.testing.assert_allclose(ev.evaluate(planes, legal)[0], new[0], atol=F32_DIFF)
+    with pytest.raises(RuntimeError, match="OpenVINO export failed.*Missing key"):
+        ev.prepare_weights({"stem.0.weight": torch.zeros(8, 17, 3, 3)})  # the export process says why
+    np.testing.assert_allclose(ev.evaluate(planes, legal)[0], new[0], atol=F32_DIFF)  # still the last weights
     ev.set_weights(4, small_net(0).state_dict())  # a plain state dict is compiled on the spot
     np.testing.assert_allclose(ev.evaluate(planes, legal)[0], old[0], atol=F32_DIFF)
 

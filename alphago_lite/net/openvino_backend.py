@@ -3,15 +3,17 @@
 Vocabulary
 ----------
 export    a ``PolicyValueNet`` -> an OpenVINO model taking uint8 planes [B, C, S, S] with any B, returning
-          policy logits [B, A] and value [B]. The evaluator traces its own copy of the net once (the trace
-          was two thirds of an export) and converts that trace again after loading new weights into the
-          copy; the conversion copies the weights (``share_weights=False``), so no later load reaches a
-          compiled net.
+          policy logits [B, A] and value [B]: a TorchScript trace converted by ``openvino.convert_model``.
+          The conversion holds the GIL for up to a second at a time, which stalled the forward thread of
+          a server for 6-9 batches per swap; so swaps export in a child process (``_Exporter``, started
+          at the first swap, niced, tracing its copy of the net once), which hands back the model as
+          OpenVINO IR. Reading and compiling IR leave the forward thread alone.
 compile   the exported model -> a ``CompiledNet`` for this CPU: an inference precision (f32 or bf16), a
           thread count, and the one infer request that the forward thread uses.
-swap      ``prepare_weights(state_dict)`` exports, compiles and runs one warm-up forward of the new weights
-          (seconds of CPU: run it beside ``evaluate``, on another thread); ``set_weights(version,
-          prepared)`` then only replaces one reference, so self-play waits for no compile. The replaced
+swap      ``prepare_weights(state_dict)`` exports (child process), compiles and runs one warm-up forward
+          of the new weights (seconds of CPU: run it beside ``evaluate``, on another thread);
+          ``set_weights(version, prepared)`` then only replaces one reference, so self-play waits for
+          no compile. The replaced
           net is freed by the next ``prepare_weights`` (freeing one takes tens of milliseconds), not on
           the forward thread. ``evaluate`` reads the reference once per chunk, so every chunk is
           answered by one net.
@@ -21,8 +23,15 @@ Not thread-safe for ``evaluate``: one caller at a time (the inference server's f
 """
 from __future__ import annotations
 
+import json
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 import threading
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +82,77 @@ class _UInt8Planes(torch.nn.Module):
         return logits, value
 
 
+def _trace(net: PolicyValueNet) -> torch.jit.ScriptModule:
+    """A trace that reads ``net``'s parameters, so it follows every later ``load_state_dict``."""
+    example = torch.zeros((1, net.in_planes, net.board_size, net.board_size), dtype=torch.uint8)
+    # Quiet: the trace notes the net's input-shape check (the shape is fixed here), and torch 2.13 calls
+    # torch.jit deprecated. torch.export was tried instead: its conversion to OpenVINO took longer.
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return torch.jit.trace(_UInt8Planes(net.eval()), example, check_trace=False)
+
+
+def _convert(ov: Any, traced: torch.jit.ScriptModule, net: PolicyValueNet) -> Any:
+    """The OpenVINO model of a trace (weights copied), for any batch size."""
+    shape = (-1, net.in_planes, net.board_size, net.board_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ov.convert_model(traced, input=[(shape, ov.Type.u8)], share_weights=False)
+
+
+def _export_main() -> None:
+    """The exporter process (``python -m alphago_lite.net.openvino_backend ARCH_JSON``): pickled state
+    dicts in on stdin, pickled (IR xml, IR weights) bytes out on stdout, until stdin closes."""
+    replies = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print must not corrupt the replies
+    os.nice(19)  # the forwards of the server come first
+    ov = require_openvino()
+    net = PolicyValueNet.from_arch(json.loads(sys.argv[1])).eval()
+    traced = _trace(net)
+    with tempfile.TemporaryDirectory(prefix="alphago-lite-export-") as folder:
+        xml, weights = os.path.join(folder, "net.xml"), os.path.join(folder, "net.bin")
+        while True:
+            try:
+                state_dict = pickle.load(sys.stdin.buffer)
+            except EOFError:  # the evaluator (or its process) is gone
+                return
+            try:
+                net.load_state_dict(state_dict)
+                ov.save_model(_convert(ov, traced, net), xml, compress_to_fp16=False)
+                with open(xml, "rb") as f, open(weights, "rb") as g:
+                    reply: Any = (f.read(), g.read())
+            except Exception as exc:  # reported in the server, which keeps the weights it has
+                reply = RuntimeError(f"OpenVINO export failed: {exc!r}")
+            pickle.dump(reply, replies)
+            replies.flush()
+
+
+class _Exporter:
+    """The exporter process for one architecture: a plain subprocess (no fork of a threaded process, no
+    re-import of the parent's main module), with this interpreter and import path. It ends when its
+    stdin closes: when this object is collected, or with the process that owns it."""
+
+    def __init__(self, arch: dict) -> None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = subprocess.Popen([sys.executable, "-m", __spec__.name, json.dumps(arch)],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        weakref.finalize(self, self._process.stdin.close)
+
+    def export(self, ov: Any, core: Any, state_dict: dict[str, Any]) -> Any:
+        try:
+            pickle.dump({k: v.detach().cpu() for k, v in state_dict.items()}, self._process.stdin)
+            self._process.stdin.flush()
+            reply = pickle.load(self._process.stdout)
+        except (BrokenPipeError, EOFError):
+            raise RuntimeError(f"the OpenVINO export process ended (exit code {self._process.poll()}); "
+                               "its error is in the log above") from None
+        if isinstance(reply, Exception):
+            raise reply
+        xml, weights = reply
+        return core.read_model(xml, ov.Tensor(np.frombuffer(weights, dtype=np.uint8)))
+
+
 class OpenVinoEvaluator(Evaluator):
     """A ``PolicyValueNet`` exported to OpenVINO and compiled for this CPU (see the module docstring)."""
 
@@ -91,11 +171,12 @@ class OpenVinoEvaluator(Evaluator):
         self.cpu_threads = int(cpu_threads or default_cpu_threads())
         self.weights_version = int(weights_version)
         self._core = self._ov.Core()
-        self._export_lock = threading.Lock()  # one export at a time: it loads weights into the traced copy
-        self._copy = PolicyValueNet.from_arch(model.arch()).eval()
-        self._copy.load_state_dict(model.state_dict())
-        self._traced = self._trace(self._copy)
-        exported = self._export()
+        self._arch = model.arch()
+        self._export_lock = threading.Lock()  # one swap's export at a time
+        self._exporter: _Exporter | None = None  # started by the first swap
+        copy = PolicyValueNet.from_arch(self._arch)
+        copy.load_state_dict(model.state_dict())
+        exported = _convert(self._ov, _trace(copy), copy)  # nothing to stall yet: in this process
         trial_nets: dict[str, CompiledNet] = {}
         self.precision = resolve_precision(precision, "cpu", trial=lambda: self._precision_trial(exported, trial_nets))
         self._net = trial_nets.get(self.precision) or self._compile(exported, self.precision)
@@ -120,8 +201,9 @@ class OpenVinoEvaluator(Evaluator):
         """Export and compile ``state_dict`` beside the net in use (the slow part of a swap)."""
         with self._export_lock:
             self._retired = None
-            self._copy.load_state_dict(state_dict)
-            exported = self._export()
+            if self._exporter is None:
+                self._exporter = _Exporter(self._arch)
+            exported = self._exporter.export(self._ov, self._core, state_dict)
         prepared = self._compile(exported, self.precision)
         # the first forward of a compiled net prepares its kernels: pay for it here, not in self-play
         prepared.request.infer({0: self._zero_planes(self.max_batch)})
@@ -143,22 +225,6 @@ class OpenVinoEvaluator(Evaluator):
         policy = masked_softmax(logits, torch.from_numpy(np.ascontiguousarray(legal)))  # a new array
         return policy.numpy(), value
 
-    def _trace(self, net: PolicyValueNet) -> torch.jit.ScriptModule:
-        """A trace that reads ``net``'s parameters, so it follows every later ``load_state_dict``."""
-        example = torch.zeros((1, self.in_planes, self.board_size, self.board_size), dtype=torch.uint8)
-        # Quiet: the trace notes the net's input-shape check (the shape is fixed here), and torch 2.13 calls
-        # torch.jit deprecated. torch.export was tried instead: its conversion to OpenVINO took longer.
-        with warnings.catch_warnings(), torch.no_grad():
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.trace(_UInt8Planes(net), example, check_trace=False)
-
-    def _export(self) -> Any:
-        shape = (-1, self.in_planes, self.board_size, self.board_size)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return self._ov.convert_model(self._traced, input=[(shape, self._ov.Type.u8)], share_weights=False)
-
     def _compile(self, exported: Any, precision: str) -> CompiledNet:
         # One stream with every thread (a single forward thread calls us), threads not pinned to cores:
         # they share the machine with search workers and the learner.
@@ -178,3 +244,7 @@ class OpenVinoEvaluator(Evaluator):
                 nets[precision] = self._compile(exported, precision)
             nets[precision].request.infer({0: planes})
         return faster_precision(forward)
+
+
+if __name__ == "__main__":
+    _export_main()
