@@ -120,6 +120,21 @@ def test_load_agent_knows_the_komi_of_its_training_run(tmp_path):
     assert load_agent(model_path=path).training_komi is None  # a damaged config is ignored
 
 
+def test_load_agent_searches_the_way_its_net_was_trained(tmp_path):
+    """A Gumbel-trained policy is pi', not a visit distribution: play searches with Gumbel too."""
+    from alphago_lite.config import load_config, save_config
+    net = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8)
+    path = save_checkpoint(tmp_path / "run" / "checkpoints" / "ckpt-00000010.pt", net, feature_set="agz", step=10)
+    assert load_agent(model_path=path, visits=12).cfg.algorithm == "puct"  # no config: the default
+    save_config(load_config("configs/tiny.yaml", ["search.algorithm=gumbel", "search.gumbel_considered=4",
+                                                  "search.c_scale=0.5"]), str(tmp_path / "run"))
+    agent = load_agent(model_path=path, visits=12, threads=1)
+    assert (agent.cfg.algorithm, agent.cfg.gumbel_considered, agent.cfg.c_scale) == ("gumbel", 4, 0.5)
+    assert agent.cfg.num_simulations == 12 and agent.cfg.reuse_tree
+    game = Game(size=5, komi=2.5)
+    assert game.is_legal(agent.genmove(game).move)
+
+
 def test_play_uses_the_training_komi_unless_told_otherwise(tmp_path, monkeypatch, capsys):
     import io
 

@@ -286,3 +286,12 @@ def test_describe_lists_every_key_with_default_and_doc():
     described = [line.split(":")[0] for line in text.splitlines() if line and line[0] not in " ["]
     assert described == leaf_keys
     assert len(leaf_keys) == 3 + 5 + 6 + 20 + 5 + 9 + 5 + 16 + 3 + 6
+
+
+@pytest.mark.parametrize("override", ["model.blocks=65", "model.channels=1025", "model.value_hidden=4097"])
+def test_model_sizes_stay_within_what_a_checkpoint_may_hold(override):
+    from alphago_lite.net.checkpoint import ARCH_BOUNDS
+    key = override.split(".")[1].split("=")[0]
+    assert int(override.split("=")[1]) == ARCH_BOUNDS[key][1] + 1
+    with pytest.raises(ConfigError, match=key):
+        load_config("configs/tiny.yaml", [override])

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from alphago_lite.agents.base import Agent
-from alphago_lite.config import ConfigError, load_config
+from alphago_lite.config import Config, ConfigError, SearchConfig, load_config
 from alphago_lite.errors import UserError
 from alphago_lite.models import card_beside, shipped_for_size
 from alphago_lite.run_dir import checkpoint_to_play, config_beside
@@ -16,19 +16,40 @@ class AgentNotFound(UserError):
     """Neither a checkpoint file nor a run directory with checkpoints was given or found."""
 
 
-def training_komi(checkpoint: str | os.PathLike) -> float | None:
-    """The komi the net was trained with: from its model card (a shipped net) or the run's config.yaml
-    (see ``run_dir.config_beside``); None when there is no readable one."""
-    card = card_beside(checkpoint)
-    if card is not None:
-        return card.komi
+# how the net's policy targets were made: play searches the same way (a Gumbel-trained policy is an
+# improved policy pi', not a visit distribution, and Gumbel search reads it as such)
+SEARCH_KEYS_FROM_TRAINING = ("algorithm", "gumbel_considered", "c_visit", "c_scale")
+
+
+def training_config(checkpoint: str | os.PathLike) -> Config | None:
+    """The config of the run that trained the net (``run_dir.config_beside``); None when there is no
+    readable one."""
     config_file = config_beside(checkpoint)
     if config_file is None:
         return None
     try:
-        return load_config(str(config_file)).game.komi
+        return load_config(str(config_file))
     except (ConfigError, OSError):
         return None  # a damaged or foreign config says nothing about this net
+
+
+def training_komi(checkpoint: str | os.PathLike) -> float | None:
+    """The komi the net was trained with: from its model card (a shipped net) or the run's config.yaml;
+    None when neither is readable."""
+    card = card_beside(checkpoint)
+    if card is not None:
+        return card.komi
+    trained = training_config(checkpoint)
+    return None if trained is None else trained.game.komi
+
+
+def play_search_config(checkpoint: str | os.PathLike, visits: int, threads: int) -> SearchConfig:
+    """The search a front end plays with: the training run's algorithm settings, when known, with the
+    front end's budget and threads; tree reuse on."""
+    trained = training_config(checkpoint)
+    from_training = {} if trained is None else \
+        {key: getattr(trained.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
+    return SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads, **from_training)
 
 
 def find_checkpoint(model_path: str | os.PathLike | None = None, run_dir: str | os.PathLike | None = None,
@@ -70,6 +91,6 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     from alphago_lite.net.evaluator import InProcessEvaluator
     model, meta = load_model(path, device=device)
     evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device, precision=precision)
-    agent = MctsAgent(evaluator, visits=visits, threads=threads)
+    agent = MctsAgent(evaluator, play_search_config(path, visits, threads), visits=visits, threads=threads)
     agent.training_komi = training_komi(path)
     return agent

@@ -198,14 +198,16 @@ class GameConfig(_Section):
 class ModelConfig(_Section):
     """Shape of the policy/value residual network."""
 
-    blocks: int = option(6, "Residual blocks in the tower.", ge=1)
-    channels: int = option(64, "Convolution channels in every block.", ge=1)
+    # upper bounds: those a checkpoint may hold (net/checkpoint.py ARCH_BOUNDS), so a run never trains a
+    # net that play would refuse to load
+    blocks: int = option(6, "Residual blocks in the tower.", ge=1, le=64)
+    channels: int = option(64, "Convolution channels in every block.", ge=1, le=1024)
     feature_set: FeatureSet = option(
         "agz", "Input planes: agz (AlphaGo Zero's 17: 8 past boards per colour + to-play) or rich "
         "(adds liberties, ko and similar engineered planes); see features.py.")
     global_pooling: bool = option(False, "Add KataGo-style global pooling layers to the tower.")
     ownership_head: bool = option(False, "Add an auxiliary head predicting final ownership of each point.")
-    value_hidden: int = option(64, "Hidden units in the value head's fully connected layer.", ge=1)
+    value_hidden: int = option(64, "Hidden units in the value head's fully connected layer.", ge=1, le=4096)
 
 
 @dataclass(frozen=True)
