@@ -358,3 +358,15 @@ def test_bench_search_measures_one_game_at_each_thread_count():
                                                    "target >= 1.7; the threads search one tree)")
     rates = our_simulations_per_second(5, 64, 1, (1, 2), seconds=0.2)
     assert len(rates) == 2 and min(rates) > 0
+
+
+@pytest.mark.parametrize("threads", [2, 4, 8])
+def test_a_tiny_tree_under_heavy_contention_stays_valid(threads):
+    """Every thread fights over the same few nodes (3x3, one leaf per round, evaluated in the search
+    threads themselves): the runs where a lost update or a double claim would show first."""
+    search = new_search(AtOnceHashEvaluator(3), 3, threads, visits=3000, leaves_per_round=1)
+    for _ in range(10):
+        search.set_root(0, Game(size=3, komi=0.5, max_moves=30))
+        search.search(np.array([3000]))
+        check_tree(search, 3000)
+    search.close()
