@@ -23,7 +23,6 @@ import pytest
 from numba import njit
 from test_search import CAPTURE, HashEvaluator, uniform
 
-from alphago_lite.agents.base import Analysis
 from alphago_lite.agents.mcts import MctsAgent
 from alphago_lite.config import SearchConfig
 from alphago_lite.go import Game, from_gtp, game_from_diagram
@@ -334,15 +333,18 @@ def test_gtp_genmove_analyze_reports_visits_per_second_on_stderr_only(capsys):
     assert "64 visits" in err and " visits/s" in err
 
 
-def test_analysis_steps_grow_with_the_agents_speed_within_the_limits():
-    from alphago_lite.gtp.analysis import next_step
-    fast = Analysis(move=0, winrate=0.5, visits=100, candidates=(), visits_per_second=10_000.0)
-    assert next_step(16, fast, None, None) == 500  # STEP_SECONDS of visits
-    assert next_step(16, fast, 0.01, None) == 100  # no more than the time left allows
-    assert next_step(16, fast, 0.0001, None) == 16  # but at least the configured step
-    assert next_step(16, fast, None, 150) == 50  # never beyond the visit limit
-    unknown = Analysis(move=0, winrate=0.5, visits=100, candidates=())
-    assert next_step(16, unknown, None, None) == 16  # an agent that does not measure: as before
+def test_gtp_analysis_steps_give_every_search_thread_work_and_stop_at_the_visit_limit():
+    from alphago_lite.commands.gtp import analysis_step
+    from alphago_lite.gtp.engine import EngineConfig
+    assert analysis_step(1) == EngineConfig.analysis_step == 16 and analysis_step(4) == 64
+    from alphago_lite.gtp.engine import GtpEngine
+    from alphago_lite.gtp.transport import serve
+    agent = MctsAgent(HashEvaluator(5), visits=100, threads=4)
+    out = StringIO()
+    serve(GtpEngine(agent, EngineConfig(board_size=5, komi=0.5, visits=100, analysis_step=analysis_step(4))),
+          StringIO("lz-genmove_analyze b 1\n"), out)
+    assert out.getvalue().startswith("=\ninfo move ") and "\nplay " in out.getvalue()
+    assert agent.search.root_visits(0) == 100  # steps of 64, the second cut to 36: not one visit more
 
 
 def test_bench_search_measures_one_game_at_each_thread_count():

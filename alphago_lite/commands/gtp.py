@@ -20,13 +20,20 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+def analysis_step(threads: int) -> int:
+    """Visits of one analysis step: the engine's default per search thread, so that each step gives
+    every thread of a tree search a batch or two (one thread: the default, searches as before)."""
+    from alphago_lite.gtp.engine import EngineConfig
+    return EngineConfig.analysis_step * max(threads, 1)
+
+
 def run(args: argparse.Namespace) -> int:
     from alphago_lite.gtp.engine import EngineConfig, GtpEngine
     from alphago_lite.gtp.transport import serve_stdio
     try:
         agent = build_agent(args, log=sys.stderr)  # stdout speaks GTP only
         config = EngineConfig(name=args.name, board_size=args.size or agent.board_size or 9, komi=args.komi,
-                              visits=args.visits, lag_seconds=args.lag)
+                              visits=args.visits, lag_seconds=args.lag, analysis_step=analysis_step(args.threads))
         engine = GtpEngine(agent, config)
     except ValueError as exc:
         print(f"alphago-lite gtp: {exc}", file=sys.stderr)

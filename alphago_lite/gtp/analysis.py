@@ -31,7 +31,6 @@ from alphago_lite.gtp.transport import GtpError, Session
 _IGNORED_FLAGS = {"ownership", "ownershipStdev", "pvVisits", "pvEdgeVisits", "movesOwnership",
                   "movesOwnershipStdev", "rootInfo"}
 MIN_BUDGET_SECONDS = 0.05
-STEP_SECONDS = 0.05  # an analysis step lasts about this long once the agent reports its speed
 
 
 @dataclass(frozen=True)
@@ -87,8 +86,8 @@ def format_info(analysis: Analysis, size: int, kata: bool, maxmoves: int = 0) ->
 def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: Session, kata: bool,
                     step_visits: int, stop_after: float | None = None,
                     max_visits: int | None = None, log: TextIO | None = None) -> Analysis:
-    """Think in steps of ``step_visits`` (longer ones for a fast agent: ``next_step``) and write an info
-    line every interval; at the end, the search speed goes to ``log`` (stderr: ``report_speed``).
+    """Think in steps of ``step_visits`` (never past ``max_visits``) and write an info line every
+    interval; at the end, the search speed goes to ``log`` (stderr: ``report_speed``).
 
     Without limits (``lz-analyze``) it runs until the next command arrives; with ``stop_after`` seconds
     and/or ``max_visits`` (``genmove_analyze``) it runs until the first limit and ignores input. The
@@ -107,8 +106,7 @@ def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: 
         if interruptible and session.input_pending():
             break
         before = analysis.visits
-        seconds_left = None if stop_after is None else stop_after - (time.monotonic() - started)
-        step = next_step(step_visits, analysis, seconds_left, max_visits)
+        step = step_visits if max_visits is None else min(step_visits, max_visits - analysis.visits)
         analysis = agent.think(game, step)
         if time.monotonic() - last_output >= interval:
             session.write(format_info(analysis, game.size, kata, request.maxmoves) + "\n")
@@ -120,18 +118,6 @@ def stream_analysis(agent: Agent, game: Game, request: AnalyzeRequest, session: 
                 break
     report_speed(first, first_done, analysis, log or sys.stderr)
     return analysis
-
-
-def next_step(step_visits: int, analysis: Analysis, seconds_left: float | None, max_visits: int | None) -> int:
-    """Visits of the next think: ``step_visits``, or about STEP_SECONDS of visits once the agent says
-    how fast it searches (a search of many threads pays a start and a drain per call), never beyond
-    the time left or ``max_visits``."""
-    step = max(step_visits, int(analysis.visits_per_second * STEP_SECONDS))
-    if seconds_left is not None:
-        step = min(step, max(step_visits, int(analysis.visits_per_second * seconds_left)))
-    if max_visits is not None:
-        step = min(step, max_visits - analysis.visits)
-    return max(step, 1)
 
 
 def report_speed(first: Analysis, first_done: float, last: Analysis, log: TextIO) -> None:
