@@ -28,6 +28,12 @@ def analysis_step(threads: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alphago_lite.commands.remote_play import cluster_session
+    with cluster_session(args.address):  # --address: the whole session on the cluster's servers
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     from alphago_lite.gtp.engine import EngineConfig, GtpEngine
     from alphago_lite.gtp.transport import serve_stdio
     try:

@@ -62,12 +62,15 @@ def add_agent_options(parser: argparse.ArgumentParser) -> None:
                         help="run directory: play its checkpoints/best.pt, else its newest checkpoint")
     source.add_argument("--random", action="store_true", help="a uniformly random player (no network)")
     parser.add_argument("--visits", type=int, default=200, help="search visits per move (default 200)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu, cuda or auto (default cpu); with --address, of the cluster's servers")
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="the net's number format: fp32, bf16 or auto (bf16 where it is faster; default)")
     parser.add_argument("--threads", type=int, default=1,
                         help="search threads, all on the game's one tree at once (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of --random")
+    parser.add_argument("--address", metavar="auto|ray://HOST:PORT", default=None,
+                        help="search here, the net on inference servers started on this Ray cluster")
 
 
 def build_agent(args: argparse.Namespace, log: TextIO | None = None):
@@ -76,14 +79,23 @@ def build_agent(args: argparse.Namespace, log: TextIO | None = None):
     from alphago_lite.agents.base import RandomAgent
     from alphago_lite.agents.loading import find_checkpoint, load_agent
     if args.random:
+        if args.address is not None:
+            raise ValueError("--address sends a net's evaluations to a cluster: give --model or --run, not --random")
         return RandomAgent(seed=args.seed)
     if args.threads < 1:
         raise ValueError(f"--threads must be at least 1, got {args.threads}")
-    check_device(args.device)
+    if args.address is None:  # with one, the net runs on the cluster's devices
+        check_device(args.device)
     # with neither --model nor --run: the net shipped for the board size (default 9x9), if any
     path = find_checkpoint(model_path=args.model, run_dir=args.run, board_size=args.size or 9)
-    agent = load_agent(model_path=path, visits=args.visits, device=args.device, threads=args.threads,
-                       precision=args.precision)
+    if args.address is not None:  # inside cluster_session (run)
+        from alphago_lite.commands.remote_play import start_remote_agent
+        from alphago_lite.config import InferenceConfig
+        agent, _ = start_remote_agent(path, InferenceConfig(device=args.device, precision=args.precision),
+                                      visits=args.visits, threads=args.threads)
+    else:
+        agent = load_agent(model_path=path, visits=args.visits, device=args.device, threads=args.threads,
+                           precision=args.precision)
     print(f"Loaded checkpoint {path}", file=log or sys.stdout)
     return agent
 
@@ -103,8 +115,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alphago_lite.commands.remote_play import cluster_session
     try:
-        return _play(args)
+        with cluster_session(args.address):  # --address: the whole game on the cluster's servers
+            return _play(args)
     except KeyboardInterrupt:  # while the net loads; the game answers a Ctrl-C itself (offers to save)
         print("\nInterrupted.", file=sys.stderr)
         return 130
