@@ -111,9 +111,22 @@ def server_placement(inference_cfg: Any) -> tuple[str, int, dict]:
     if device == "auto":
         device = "cuda" if gpus and inference_cfg.backend == "torch" else "cpu"
     count = inference_cfg.num_servers or (gpus if device == "cuda" else 1)
-    # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus).
+    # On CPU the server reserves the CPUs its forward uses (Ray also sets OMP_NUM_THREADS to num_cpus);
+    # with cpu_threads 0 (auto, see cpu_forward_threads) one, as its threads share cores with the others.
     resources = {"num_gpus": 1, "num_cpus": 1} if device == "cuda" else {"num_cpus": inference_cfg.cpu_threads or 1}
     return device, count, resources
+
+
+def cpu_forward_threads(inference_cfg: Any, servers: int) -> int:
+    """Threads of a CPU server's forward: ``cpu_threads``, or for 0 (auto) the largest node's CPUs shared
+    among the servers. Auto shares cores with the search workers and the learner because on CPU they mostly
+    wait for the net: with go9_cpu on 2 cores the search worker used 5% of a core and the learner needs
+    about 11% (0.6 s per step of 256 positions, 4 samples per position at 12 positions/s), so one forward
+    thread left the second core nearly idle (2 threads: 1.5x the NN evals/s of 1 in torch)."""
+    if inference_cfg.cpu_threads:
+        return inference_cfg.cpu_threads
+    largest_node = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=1)
+    return max(1, largest_node // max(servers, 1))
 
 
 def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, state_dict: Any = None,
@@ -135,7 +148,7 @@ def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, st
     device, count, resources = server_placement(inference_cfg)
     weights = ray.put(state_dict) if state_dict is not None and not isinstance(state_dict, ray.ObjectRef) \
         else state_dict
-    cpu_threads = inference_cfg.cpu_threads or None
+    cpu_threads = cpu_forward_threads(inference_cfg, count)
     options = dict(resources, max_restarts=-1, max_task_retries=-1)
     return [
         InferenceServer.options(**options).remote(

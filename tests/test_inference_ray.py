@@ -189,3 +189,14 @@ def test_bench_selfplay_measures_each_backend_and_precision_asked_for():
     assert _variants(argparse.Namespace(precision=None, backend=None), []) == [("", [])]  # the config as is
     with pytest.raises(SystemExit, match="--precision must be a comma-separated list of auto, fp32, bf16"):
         _variants(argparse.Namespace(precision="fp32,fp16", backend=None), [])
+
+
+def test_auto_cpu_threads_use_every_core_on_one_reserved_cpu(ray_cluster):
+    from actors.inference import cpu_forward_threads, server_placement
+    from alphago_lite.config import InferenceConfig
+
+    auto = InferenceConfig(device="cpu", cpu_threads=0)
+    assert ray.cluster_resources()["CPU"] == 2
+    assert (cpu_forward_threads(auto, servers=1), cpu_forward_threads(auto, servers=2)) == (2, 1)
+    assert server_placement(auto) == ("cpu", 1, {"num_cpus": 1})  # room left for a search worker
+    assert cpu_forward_threads(InferenceConfig(device="cpu", cpu_threads=3), servers=1) == 3  # as asked

@@ -291,7 +291,10 @@ class InferenceConfig(_Section):
         "the running forwards.")
     bf16: bool = option(True, "Legacy switch from before inference.precision: false turns precision auto into fp32.")
     cuda_graphs: bool = option(True, "Capture CUDA graphs per batch size on GPU (ignored on CPU).")
-    cpu_threads: int = option(0, "Torch intra-op threads on CPU; 0 keeps torch's default.", ge=0)
+    cpu_threads: int = option(
+        0, "Threads of a CPU server's forward. N: N threads on N reserved CPUs. 0 (auto): the largest node's "
+        "CPUs shared among the servers, on one reserved CPU: the threads share cores with the search workers "
+        "and the learner, which on CPU mostly wait for the net.", ge=0)
 
     def _check_relations(self) -> None:
         if self.backend == "openvino" and self.device == "cuda":

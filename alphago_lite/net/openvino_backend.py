@@ -168,7 +168,8 @@ class OpenVinoEvaluator(Evaluator):
         self.feature_set = feature_set
         self.in_planes = model.in_planes
         self.max_batch = int(max_batch)
-        self.cpu_threads = int(cpu_threads or default_cpu_threads())
+        # as the torch evaluator: torch's count (Ray sets it to an actor's CPUs), at most the CPUs we may use
+        self.cpu_threads = int(cpu_threads or min(torch.get_num_threads(), default_cpu_threads()))
         self.weights_version = int(weights_version)
         self._core = self._ov.Core()
         self._arch = model.arch()
