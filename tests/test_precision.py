@@ -258,16 +258,18 @@ def test_play_gtp_and_match_take_a_precision():
     import argparse
     import io
 
+    from alphago_lite.commands import gtp, play
     from alphago_lite.commands.match import add_match_arguments
-    from alphago_lite.commands.play import add_agent_options, build_agent
     from alphago_lite.play.match import make_player
-    agent_options = argparse.ArgumentParser()
-    add_agent_options(agent_options)  # play and gtp share these
-    assert agent_options.parse_args([]).precision == "auto"
-    args = agent_options.parse_args(["--model", str(OLD_CHECKPOINT), "--precision", "bf16"])
-    assert build_agent(args, log=io.StringIO()).evaluator.precision == "bf16"
+    cli = argparse.ArgumentParser()
+    commands = cli.add_subparsers()
+    play.register(commands)
+    gtp.register(commands)
+    assert cli.parse_args(["gtp"]).precision == cli.parse_args(["play"]).precision == "auto"
+    args = cli.parse_args(["play", "--model", str(OLD_CHECKPOINT), "--precision", "bf16"])
+    assert play.build_agent(args, log=io.StringIO()).evaluator.precision == "bf16"
     with pytest.raises(SystemExit):
-        agent_options.parse_args(["--precision", "fp16"])
+        cli.parse_args(["gtp", "--precision", "fp16"])
 
     match = argparse.ArgumentParser()
     add_match_arguments(match)
