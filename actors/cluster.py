@@ -25,8 +25,13 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+if TYPE_CHECKING:  # only the annotation: the lifecycle does not import the servers' module
+    from actors.inference import ServerGroup
 import ray._private.ray_constants as ray_constants
 
 from actors import orphan_watchdog
@@ -145,7 +150,13 @@ def connected(cluster: ClusterConfig) -> Iterator[None]:
             stop_local(watchdog)
 
 
-def stop_selfplay(pool, servers: list, buffer, note: Callable[[str], None] = print) -> None:
+def on_this_node() -> NodeAffinitySchedulingStrategy:
+    """Placement on the driver's node, for the actors a run cannot go on without (the replay buffer, the
+    servers' weights store): on a worker node that goes away, Ray would place them anywhere, or lose them."""
+    return NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
+
+
+def stop_selfplay(pool, servers: ServerGroup | None, buffer, note: Callable[[str], None] = print) -> None:
     """Take down what ``start_search_workers``, ``start_inference_servers`` and ``start_replay_buffer``
     started, in the one safe order (see the module docstring). Any of them may be None (a start that
     failed half-way)."""
@@ -156,5 +167,7 @@ def stop_selfplay(pool, servers: list, buffer, note: Callable[[str], None] = pri
             ray.get(buffer.close.remote(), timeout=30)
         except Exception as err:  # the buffer fsyncs every game; closing only releases the file
             note(f"replay buffer did not close cleanly: {err}")
-    for actor in list(servers or []) + ([buffer] if buffer is not None else []):
-        ray.kill(actor)
+    if servers is not None:
+        servers.kill()  # the servers and their weights store
+    if buffer is not None:
+        ray.kill(buffer)

@@ -8,6 +8,11 @@ forward thread runs the net.
 Requests are ``wire.PackedRequest`` (bit-packed planes); responses are ``wire.InferenceResponse``
 (policy, value, weights_version).
 
+Restarts without Ray's warning: Ray logs an error-level line for every restartable actor whose
+constructor arguments live in the object store (an ObjectRef, an actor handle: ray#53727). So servers
+take only plain values; the weights a (re)started server loads come from the run's ``WeightsStore``,
+found by name, which the owner updates at every publish.
+
 A weight swap has two parts: ``prepare_weights`` (nothing for torch; export and compile for OpenVINO,
 seconds) runs on the server's own prepare thread beside the forwards, and only the instant
 ``set_weights`` waits for the forward thread, between two batches.
@@ -21,6 +26,7 @@ import itertools
 import os
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -29,6 +35,7 @@ import numpy as np
 import ray
 import torch
 
+from actors.cluster import on_this_node
 from alphago_lite.config import ConfigError
 from alphago_lite.net.batcher import RequestBatcher
 from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, check_batch
@@ -60,6 +67,50 @@ def _lowest_cpu_priority() -> None:
         pass
 
 
+@ray.remote(num_cpus=0)
+class WeightsStore:
+    """The weights a run's servers should hold, for servers that (re)start: (version, ObjectRef). Never
+    restarted itself; the ref travels boxed in a list so that Ray hands it over as a ref."""
+
+    def __init__(self) -> None:
+        self._version, self._weights = 0, None
+
+    def put(self, version: int, boxed: list) -> None:
+        self._version, self._weights = int(version), boxed[0]
+
+    def get(self) -> tuple[int, list]:
+        return self._version, [self._weights]
+
+
+def _weights_from_store(name: str) -> tuple[int, dict | None]:
+    version, (ref,) = ray.get(ray.get_actor(name).get.remote())
+    return version, (None if ref is None else ray.get(ref))
+
+
+# a store lives while its handle does, and servers must not hold one (see the module docstring): this
+# process keeps each store's handle until its group is killed (or the process ends)
+_LIVE_STORES: dict[str, Any] = {}
+
+
+class ServerGroup(list):
+    """The inference servers of a run (a list of handles) and the store they start from."""
+
+    def __init__(self, servers: list, store, store_name: str) -> None:
+        super().__init__(servers)
+        self.store, self.store_name = store, store_name
+
+    def publish(self, version: int, weights: ray.ObjectRef, servers: list | None = None) -> None:
+        """The store first (a server restarting meanwhile starts from the new weights), then the servers
+        (all, or those given), waiting until each has swapped."""
+        ray.get(self.store.put.remote(version, [weights]))
+        ray.get([s.set_weights.remote(version, weights) for s in (self if servers is None else servers)])
+
+    def kill(self) -> None:
+        for actor in [*self, self.store]:
+            ray.kill(actor)
+        _LIVE_STORES.pop(self.store_name, None)
+
+
 @ray.remote
 class InferenceServer:
     """Holds one net (arch dict from ``PolicyValueNet.arch()``) on one device and batches requests."""
@@ -67,7 +118,9 @@ class InferenceServer:
     def __init__(self, arch: dict, feature_set: str, state_dict: dict | None = None, weights_version: int = 0,
                  *, device: str = "cpu", max_batch: int = 1024, batch_timeout_ms: float = 2.0,
                  precision: str = "fp32", backend: str = "torch", cuda_graphs: bool | None = None,
-                 cpu_threads: int | None = None):
+                 cpu_threads: int | None = None, weights_store: str | None = None):
+        if weights_store is not None:  # a run's server: what it loads survives its restarts
+            weights_version, state_dict = _weights_from_store(weights_store)
         model = PolicyValueNet.from_arch(arch)
         if state_dict is not None:
             model.load_state_dict(state_dict)
@@ -130,33 +183,38 @@ def cpu_forward_threads(inference_cfg: Any, servers: int) -> int:
 
 
 def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, state_dict: Any = None,
-                            weights_version: int = 0) -> list:
-    """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs).
+                            weights_version: int = 0) -> ServerGroup:
+    """Start ``inference_cfg.num_servers`` servers (0: one per GPU in the cluster, or 1 without GPUs) and
+    the ``WeightsStore`` they start from, holding ``state_dict`` (a dict or an ObjectRef to one).
 
     ``inference_cfg.backend`` openvino without the openvino package is a ``ConfigError`` here, before any
     server starts.
 
-    Fault tolerance: a server that dies is restarted by Ray (``max_restarts=-1``) from its constructor
-    arguments, and calls in flight are retried on the restarted server (``max_task_retries=-1``), so
-    clients see a delay, not an error. The restarted server answers with the starting weights until
-    the owner sends newer ones (``TrainingRun`` does at its next publish check); the version in each
-    response says which weights answered. Pass the weights as an ObjectRef that the caller holds for
-    the servers' lifetime, so that a restart can still read them."""
+    Fault tolerance: a server that dies is restarted by Ray (``max_restarts=-1``) and loads the store's
+    weights, and calls in flight are retried on the restarted server (``max_task_retries=-1``), so
+    clients see a delay, not an error. ``ServerGroup.publish`` updates the store with every swap, so a
+    restarted server answers with the weights it held; the version in each response says which."""
     if inference_cfg.backend == "openvino" and importlib.util.find_spec("openvino") is None:
         raise ConfigError("needs the openvino package: pip install 'alphago-lite[openvino]'", "inference.backend",
                           "openvino")
     device, count, resources = server_placement(inference_cfg)
     weights = ray.put(state_dict) if state_dict is not None and not isinstance(state_dict, ray.ObjectRef) \
         else state_dict
+    store_name = f"alphago-lite-weights-{uuid.uuid4().hex[:12]}"
+    store = WeightsStore.options(name=store_name, scheduling_strategy=on_this_node()).remote()
+    _LIVE_STORES[store_name] = store
+    ray.get(store.put.remote(weights_version, [weights]))
     cpu_threads = cpu_forward_threads(inference_cfg, count)
     options = dict(resources, max_restarts=-1, max_task_retries=-1)
-    return [
+    servers = [
         InferenceServer.options(**options).remote(
-            arch, feature_set, weights, weights_version, device=device, max_batch=inference_cfg.max_batch,
+            arch, feature_set, device=device, max_batch=inference_cfg.max_batch,
             batch_timeout_ms=inference_cfg.batch_timeout_ms, precision=inference_cfg.requested_precision(),
-            backend=inference_cfg.backend, cuda_graphs=inference_cfg.cuda_graphs, cpu_threads=cpu_threads)
+            backend=inference_cfg.backend, cuda_graphs=inference_cfg.cuda_graphs, cpu_threads=cpu_threads,
+            weights_store=store_name)
         for _ in range(count)
     ]
+    return ServerGroup(servers, store, store_name)
 
 
 class RemoteEvaluator(Evaluator):

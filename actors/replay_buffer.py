@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+from actors.cluster import on_this_node
 from alphago_lite.config import ReplayConfig
 from alphago_lite.selfplay.records import decode_record
 from alphago_lite.selfplay.replay import ReplayWindow, ShardWriter
@@ -61,6 +61,5 @@ def start_replay_buffer(games_dir: str | Path, replay_cfg: ReplayConfig, feature
     """A ReplayBuffer on this (the driver's) node: it writes ``games_dir`` on this machine, and a run
     cannot go on without it, so it must not land on a worker node that may go away (Ray would place an
     actor that asks for no resources on any node)."""
-    here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    return ReplayBuffer.options(num_cpus=0, scheduling_strategy=here).remote(
+    return ReplayBuffer.options(num_cpus=0, scheduling_strategy=on_this_node()).remote(
         str(games_dir), replay_cfg, feature_set, seed, rng_state, board_size)

@@ -1,17 +1,16 @@
-"""Search workers of a run: how many, where, and restarting their game loops after a failure.
+"""Search workers of a run: how many, where, and replacing them after a failure.
 
-Ray restarts a dead worker actor (``max_restarts``); its ``run`` call in flight then fails, and
-``check`` starts the loop again on the restarted actor. Games lost are at most those in flight there.
+A worker whose process or node dies is replaced by the pool: ``check`` sees its game loop fail with
+the actor gone, starts a new worker with the same arguments (and seed) in its place, and starts its
+loop. Ray's own restarts (``max_restarts``) are not used: a worker's constructor takes actor handles
+(servers, buffer), and Ray logs an error line for every restartable actor with such arguments
+(ray#53727). Games lost are at most those in flight there.
 
 Placement: workers are spread over the cluster's nodes (Ray's SPREAD strategy), so a cluster of
-self-play nodes gets workers on each of them rather than packed onto the driver's node. A worker whose
-node goes away is restarted by Ray wherever a CPU is free; until then each ``check`` asks for its loop
-again, at most once a second (the call fails at once while the actor is restarting), and the
-other workers go on.
+self-play nodes gets workers on each of them rather than packed onto the driver's node. A replacement
+waits for a free CPU wherever one comes; the other workers go on meanwhile.
 """
 from __future__ import annotations
-
-import time
 
 import ray
 
@@ -19,8 +18,6 @@ from actors.inference import server_placement
 from actors.search_worker import SearchWorker
 from alphago_lite.config import Config
 from alphago_lite.errors import UserError
-
-RETRY_UNAVAILABLE_S = 1.0
 
 
 def worker_count(cfg: Config) -> int:
@@ -74,37 +71,34 @@ class WorkerPool:
     def __init__(self, cfg: Config, servers: list, buffer, seed: int, max_games: int | None = None):
         self.max_games = max_games
         count = worker_count(cfg)
-        options = dict(num_cpus=worker_cpus(cfg), max_restarts=-1, max_concurrency=2,
-                       scheduling_strategy="SPREAD")
-        self.workers = [SearchWorker.options(**options).remote(cfg, servers, buffer, seed + i)
-                        for i in range(count)]
+        self._options = dict(num_cpus=worker_cpus(cfg), max_concurrency=2, scheduling_strategy="SPREAD")
+        self._arguments = [(cfg, list(servers), buffer, seed + i) for i in range(count)]
+        self.workers = [self._start(i) for i in range(count)]
         per_worker = None if max_games is None else -(-max_games // count)
         self.per_worker = per_worker
-        self.runs = {w: w.run.remote(per_worker) for w in self.workers}
-        self.restarts = 0  # game loops asked again after a failure
-        self._unavailable_until: dict = {}  # worker -> time before which its loop is not asked again
+        self.runs = {i: w.run.remote(per_worker) for i, w in enumerate(self.workers)}
+        self.restarts = 0  # workers replaced after a failure
+
+    def _start(self, index: int):
+        return SearchWorker.options(**self._options).remote(*self._arguments[index])
 
     def check(self) -> None:
-        """Restart the game loop of any worker whose loop ended with an error (a crash). A worker that
-        Ray is still restarting (no CPU free yet) is asked again at most once a second."""
+        """Replace any worker whose game loop ended because the worker died, and start the loop again on
+        a worker whose loop failed with an error."""
         done, _ = ray.wait(list(self.runs.values()), num_returns=len(self.runs), timeout=0)
-        now = time.monotonic()
-        for worker, ref in list(self.runs.items()):
-            if ref not in done or self._unavailable_until.get(worker, 0.0) > now:
+        for index, ref in list(self.runs.items()):
+            if ref not in done:
                 continue
             try:
                 ray.get(ref)
-            except ray.exceptions.ActorUnavailableError:
-                # Ray is still restarting it (no CPU free yet): one outage counts once, however often
-                # its loop is asked for again
-                if worker not in self._unavailable_until:
-                    self.restarts += 1
-                self._unavailable_until[worker] = now + RETRY_UNAVAILABLE_S
-                self.runs[worker] = worker.run.remote(self.per_worker)
-            except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError):
+            except ray.exceptions.RayActorError:  # the worker (its process or node) is gone
                 self.restarts += 1
-                self._unavailable_until.pop(worker, None)
-                self.runs[worker] = worker.run.remote(self.per_worker)
+                ray.kill(self.workers[index])
+                self.workers[index] = self._start(index)
+                self.runs[index] = self.workers[index].run.remote(self.per_worker)
+            except ray.exceptions.RayTaskError:  # the loop raised; the worker lives on
+                self.restarts += 1
+                self.runs[index] = self.workers[index].run.remote(self.per_worker)
 
     def wait(self) -> None:
         """Block until every worker has played its games (restarting crashed loops)."""

@@ -130,7 +130,7 @@ class TrainingRun:
     def start(self) -> None:
         cfg, fs = self.cfg, self.cfg.model.feature_set
         check_capacity(cfg)  # a cluster too small for self-play would have the run wait for ever
-        # held for the whole run: a restarted server rebuilds from it (see start_inference_servers)
+        # the servers' weights store holds it too; a restarted server loads the store's newest
         self.starting_weights = self._put_weights()
         self.published = self.starting_weights
         self.servers = start_inference_servers(cfg.inference, self.trainer.model.arch(), fs,
@@ -147,14 +147,15 @@ class TrainingRun:
         """Send the trainer's weights (or ``weights``: those that passed a gating match) to the servers."""
         self.version += 1
         self.published = self._put_weights() if weights is None else weights
-        ray.get([s.set_weights.remote(self.version, self.published) for s in self.servers])
+        self.servers.publish(self.version, self.published)
 
     def resync_servers(self) -> None:
-        """Send the published weights again to any server behind them (one Ray restarted after a crash
-        comes back with the weights it was started with)."""
+        """Send the published weights again to any server behind them (a server restarted while a swap
+        was in flight may have loaded the store's previous weights)."""
         stats = ray.get([s.stats.remote() for s in self.servers])
         behind = [s for s, st in zip(self.servers, stats) if st["weights_version"] != self.version]
-        ray.get([s.set_weights.remote(self.version, self.published) for s in behind])
+        if behind:
+            self.servers.publish(self.version, self.published, servers=behind)
 
     def checkpoint(self) -> Path:
         extra = {"weights_version": self.version, "torch_rng": torch.get_rng_state()}
