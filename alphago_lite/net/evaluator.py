@@ -116,6 +116,19 @@ def _uniform_policy(legal, policy):
             policy[i, m] = share if legal[i, m] else np.float32(0.0)
 
 
+def evaluate_in_chunks(forward, planes: np.ndarray, legal: np.ndarray,
+                       max_batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """``forward(planes, legal) -> (policy, value)`` over slices of at most ``max_batch`` positions (a
+    compiled net or a CUDA graph has a largest batch), the answers put together."""
+    n = len(planes)
+    policy = np.empty((n, legal.shape[1]), dtype=np.float32)
+    value = np.empty(n, dtype=np.float32)
+    for start in range(0, n, max_batch):
+        stop = min(n, start + max_batch)
+        policy[start:stop], value[start:stop] = forward(planes[start:stop], legal[start:stop])
+    return policy, value
+
+
 class UniformEvaluator(Evaluator):
     """Uniform policy over the legal moves and value 0: free to call, for tests and search benchmarks."""
 
@@ -223,15 +236,9 @@ class InProcessEvaluator(Evaluator):
         return policy, value
 
     def _evaluate_plain(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        n = len(planes)
-        if n <= self.max_batch:
+        if len(planes) <= self.max_batch:
             return self._forward_chunk(planes, legal)
-        policy = np.empty((n, legal.shape[1]), dtype=np.float32)
-        value = np.empty(n, dtype=np.float32)
-        for start in range(0, n, self.max_batch):
-            stop = min(n, start + self.max_batch)
-            policy[start:stop], value[start:stop] = self._forward_chunk(planes[start:stop], legal[start:stop])
-        return policy, value
+        return evaluate_in_chunks(self._forward_chunk, planes, legal, self.max_batch)
 
     def _forward_chunk(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._gpu is not None:

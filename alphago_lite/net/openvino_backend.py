@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from alphago_lite.net.evaluator import Evaluator, check_batch, default_cpu_threads, masked_softmax
+from alphago_lite.net.evaluator import Evaluator, check_batch, default_cpu_threads, evaluate_in_chunks, masked_softmax
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.precision import check_precision, faster_precision, resolve_precision
 
@@ -186,13 +186,7 @@ class OpenVinoEvaluator(Evaluator):
     # ------------------------------------------------------------------ public API
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_batch(planes, legal, self.board_size, self.in_planes)
-        n = len(planes)
-        policy = np.empty((n, legal.shape[1]), dtype=np.float32)
-        value = np.empty(n, dtype=np.float32)
-        for start in range(0, n, self.max_batch):
-            stop = min(n, start + self.max_batch)
-            policy[start:stop], value[start:stop] = self._forward_chunk(planes[start:stop], legal[start:stop])
-        return policy, value
+        return evaluate_in_chunks(self._forward_chunk, planes, legal, self.max_batch)
 
     def raw_forward(self, planes: np.ndarray) -> None:
         """The compiled net alone on uint8 planes, no checks, masking or copies (for benchmarks)."""
