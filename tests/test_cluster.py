@@ -30,6 +30,7 @@ def tiny(*overrides: str):
     return load_config(str(REPO / "configs" / "tiny.yaml"), list(overrides))
 
 
+@pytest.mark.slow  # a Ray cluster of its own
 def test_capacity_check_accepts_tiny_and_names_what_is_missing(ray_cluster):
     assert ray.cluster_resources()["CPU"] == 2
     check_capacity(tiny())  # 1 CPU for the inference server, 1 for the search worker

@@ -58,6 +58,7 @@ def test_two_clients_get_what_the_in_process_evaluator_returns(ray_cluster):
     assert sum(s["positions"] for s in stats) == 2 * 6 * 7
 
 
+@pytest.mark.slow
 def test_weight_swap_mid_stream(ray_cluster):
     server = start_server(seed=0)
     client = RemoteEvaluator([server], SIZE, "agz")
