@@ -51,10 +51,6 @@ class RunDir:
     def metrics_file(self) -> Path:
         return self.root / METRICS_FILE
 
-    def is_run(self) -> bool:
-        """True when the folder holds a resolved config, the mark of a run directory."""
-        return self.config_file.is_file()
-
 
 def newest_checkpoint(run_dir: str | os.PathLike) -> Path | None:
     """The most recently written ``*.pt`` file in ``run_dir/checkpoints`` (or ``run_dir`` itself, for a

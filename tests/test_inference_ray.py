@@ -58,6 +58,14 @@ def test_two_clients_get_what_the_in_process_evaluator_returns(ray_cluster):
     assert sum(s["positions"] for s in stats) == 2 * 6 * 7
 
 
+def assert_each_answer_is_its_versions(work, answers, atol: float) -> None:
+    """Each answer equals what the in-process net of the weights version that answered gives."""
+    local = {v: InProcessEvaluator(net(v), SIZE, "agz") for v in (0, 1)}
+    for (planes, legal), answer in zip(work, answers):
+        want_policy, want_value = local[answer.weights_version].evaluate(planes, legal)
+        np.testing.assert_allclose(answer.policy, want_policy, atol=atol)
+        np.testing.assert_allclose(answer.value, want_value, atol=atol)
+
 @pytest.mark.slow
 def test_weight_swap_mid_stream(ray_cluster):
     server = start_server(seed=0)
@@ -75,11 +83,7 @@ def test_weight_swap_mid_stream(ray_cluster):
     assert len(answers) == 70
     seen = [a.weights_version for a in answers]
     assert seen == sorted(seen) and seen[0] == 0 and set(seen[60:]) == {1}
-    local = {v: InProcessEvaluator(net(v), SIZE, "agz") for v in (0, 1)}
-    for (planes, legal), answer in zip(work, answers):
-        want_policy, want_value = local[answer.weights_version].evaluate(planes, legal)
-        np.testing.assert_allclose(answer.policy, want_policy, atol=1e-6)
-        np.testing.assert_allclose(answer.value, want_value, atol=1e-6)
+    assert_each_answer_is_its_versions(work, answers, atol=1e-6)
     assert ray.get(server.stats.remote())["weights_version"] == 1
 
 
@@ -97,11 +101,7 @@ def test_openvino_server_swaps_weights_mid_stream(ray_cluster):
     answers = [client.result(r, timeout=60) for r in refs]
     seen = [a.weights_version for a in answers]
     assert seen == sorted(seen) and seen[0] == 0 and set(seen[20:]) == {1}
-    local = {v: InProcessEvaluator(net(v), SIZE, "agz") for v in (0, 1)}
-    for (planes, legal), answer in zip(work, answers):
-        want_policy, want_value = local[answer.weights_version].evaluate(planes, legal)
-        np.testing.assert_allclose(answer.policy, want_policy, atol=1e-5)
-        np.testing.assert_allclose(answer.value, want_value, atol=1e-5)
+    assert_each_answer_is_its_versions(work, answers, atol=1e-5)
     stats = ray.get(server.stats.remote())
     assert (stats["backend"], stats["precision"], stats["weights_version"]) == ("openvino", "fp32", 1)
     assert stats["last_prepare_s"] > 0
