@@ -84,9 +84,14 @@ class Progress:
             self.stream.write("\n")
             self.live_line_open = False
 
-    def _emit(self, record: dict, line: str, live: bool = True) -> None:
+    def _record(self, record: dict) -> None:
+        """One line of metrics.jsonl, flushed (a crash loses nothing written), stamped with the time."""
+        record.setdefault("time", round(self.clock() - self.start, 1))
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
+
+    def _emit(self, record: dict, line: str, live: bool = True) -> None:
+        self._record(record)
         if self.tb is not None and "step" in record:
             for key, value in record.items():
                 if isinstance(value, (int, float)) and key != "step":
@@ -152,15 +157,12 @@ class Progress:
 
     def warm_start(self, path: str, step: int) -> None:
         """The net a new run starts from: a metrics record (``init_from``) and a console line."""
-        self.file.write(json.dumps({"init_from": path, "init_from_step": step,
-                                    "time": round(self.clock() - self.start, 1)}) + "\n")
-        self.file.flush()
+        self._record({"init_from": path, "init_from_step": step})
         self._show_line(f"starting from the weights of {path} (step {step} of its run); fresh optimizer and "
                         "replay buffer")
 
     def note(self, text: str) -> None:
-        self.file.write(json.dumps({"note": text, "time": round(self.clock() - self.start, 1)}) + "\n")
-        self.file.flush()
+        self._record({"note": text})
         self._show_line(text)
 
     def damaged_data(self, step: int, problems: list[dict]) -> None:
@@ -168,10 +170,8 @@ class Progress:
         metrics.jsonl and one console line per damaged stretch, whatever ``quiet`` says (a person must
         learn that games were lost)."""
         lost = sum(problem["games_lost"] for problem in problems)
-        record = {"step": step, "time": round(self.clock() - self.start, 1), "damaged_games_lost": lost,
-                  "damaged_data": problems}
-        self.file.write(json.dumps(record) + "\n")
-        self.file.flush()
+        self._record({"step": step, "time": round(self.clock() - self.start, 1), "damaged_games_lost": lost,
+                      "damaged_data": problems})
         lines = [DamagedData(**problem).describe() for problem in problems]
         self._show_line(f"damaged game data skipped ({lost} games lost):\n  " + "\n  ".join(lines))
 

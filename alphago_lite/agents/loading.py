@@ -33,20 +33,19 @@ def training_config(checkpoint: str | os.PathLike) -> Config | None:
         return None  # a damaged or foreign config says nothing about this net
 
 
-def training_komi(checkpoint: str | os.PathLike) -> float | None:
-    """The komi the net was trained with: from its model card (a shipped net) or the run's config.yaml;
-    None when neither is readable."""
+def training_komi(checkpoint: str | os.PathLike, trained: Config | None = None) -> float | None:
+    """The komi the net was trained with: from its model card (a shipped net) or the run's config.yaml
+    (``trained`` when the caller has read it already); None when neither is readable."""
     card = card_beside(checkpoint)
     if card is not None:
         return card.komi
-    trained = training_config(checkpoint)
+    trained = trained or training_config(checkpoint)
     return None if trained is None else trained.game.komi
 
 
-def play_search_config(checkpoint: str | os.PathLike, visits: int, threads: int) -> SearchConfig:
-    """The search a front end plays with: the training run's algorithm settings, when known, with the
-    front end's budget and threads; tree reuse on."""
-    trained = training_config(checkpoint)
+def play_search_config(trained: Config | None, visits: int, threads: int) -> SearchConfig:
+    """The search a front end plays with: the training run's algorithm settings (``trained``, its config,
+    when known), with the front end's budget and threads; tree reuse on."""
     from_training = {} if trained is None else \
         {key: getattr(trained.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
     return SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads, **from_training)
@@ -91,6 +90,7 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     from alphago_lite.net.evaluator import InProcessEvaluator
     model, meta = load_model(path, device=device)
     evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device, precision=precision)
-    agent = MctsAgent(evaluator, play_search_config(path, visits, threads), visits=visits, threads=threads)
-    agent.training_komi = training_komi(path)
+    trained = training_config(path)  # read once: the search settings and the komi come from it
+    agent = MctsAgent(evaluator, play_search_config(trained, visits, threads), visits=visits, threads=threads)
+    agent.training_komi = training_komi(path, trained)
     return agent

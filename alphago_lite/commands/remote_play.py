@@ -50,8 +50,7 @@ def start_remote_agent(checkpoint: str | os.PathLike, inference: InferenceConfig
     try:  # a server that cannot be placed or built fails here, not at the first move
         ray.get([server.stats.remote() for server in servers], timeout=SERVER_START_TIMEOUT_S)
     except Exception:
-        for server in servers:
-            ray.kill(server)
+        servers.kill()  # the servers and their weights store
         raise
     agent = MctsAgent(RemoteEvaluator(servers, meta.board_size, meta.feature_set), visits=visits, threads=threads)
     agent.training_komi = training_komi(checkpoint)
@@ -62,12 +61,10 @@ def start_remote_agent(checkpoint: str | os.PathLike, inference: InferenceConfig
 def remote_agent(checkpoint: str | os.PathLike, inference: InferenceConfig, *, visits: int,
                  threads: int) -> Iterator[MctsAgent]:
     """``start_remote_agent`` for a block, its servers ended after it (tests, embedding programs)."""
-    import ray
     agent, servers = start_remote_agent(checkpoint, inference, visits=visits, threads=threads)
     try:
         yield agent
     finally:
         if agent.search is not None:
             agent.search.close()
-        for server in servers:
-            ray.kill(server)
+        servers.kill()
