@@ -65,6 +65,12 @@ def value_to_winrate(value: float) -> float:
     return float(min(1.0, max(0.0, (value + 1.0) / 2.0)))
 
 
+def sensible_moves(game: Game) -> list[int]:
+    """The legal moves other than pass and than filling one's own eye (what a random player considers)."""
+    pass_move = game.size * game.size
+    return [int(m) for m in game.legal_moves() if m != pass_move and not game.fills_own_eye(int(m))]
+
+
 class RandomAgent:
     """Uniformly random legal moves; passes only when every other legal move fills its own eye.
 
@@ -83,16 +89,12 @@ class RandomAgent:
     def new_game(self, game: Game) -> None:
         self._position, self._visits = None, 0
 
-    def _sensible_moves(self, game: Game) -> list[int]:
-        pass_move = game.size * game.size
-        return [int(m) for m in game.legal_moves() if m != pass_move and not game.fills_own_eye(int(m))]
-
     def think(self, game: Game, visits: int) -> Analysis:
         position = tuple(game.history) + (game.move_number, game.to_play)
         if position != self._position:
             self._position, self._visits = position, 0
         self._visits += max(0, int(visits))
-        moves = self._sensible_moves(game) or [game.size * game.size]
+        moves = sensible_moves(game) or [game.size * game.size]
         picked = self._rng.permutation(moves)[: self._candidates]
         share = self._visits // len(picked)
         candidates = tuple(Candidate(move=int(m), visits=share, winrate=0.5, prior=1.0 / len(moves),

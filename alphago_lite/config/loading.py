@@ -31,9 +31,10 @@ from typing import Any
 import yaml
 
 from alphago_lite.config.schema import Config, ConfigError, bounds_text, field_types, type_name
+from alphago_lite.run_dir import CONFIG_FILE
 
-CONFIG_FILENAME = "config.yaml"
-"""Name of the resolved config inside a run directory."""
+CONFIG_FILENAME = CONFIG_FILE
+"""Name of the resolved config inside a run directory (``run_dir`` owns the layout)."""
 
 _OVERRIDE_KEY = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 

@@ -34,7 +34,7 @@ from typing import Protocol
 
 import numpy as np
 
-from alphago_lite.agents.base import RESIGN, Agent, PolicyAgent, RandomAgent
+from alphago_lite.agents.base import RESIGN, Agent, PolicyAgent, RandomAgent, sensible_moves
 from alphago_lite.agents.loading import load_agent
 from alphago_lite.go import BLACK, WHITE, Game, IllegalMove, from_gtp, to_gtp
 from alphago_lite.gtp.client import GtpClient, GtpCommandError, gnugo_command
@@ -223,9 +223,7 @@ def opening_policy(a: Player, b: Player) -> Callable[[Game], np.ndarray]:
 
     def uniform(game: Game) -> np.ndarray:
         probs = np.zeros(game.size * game.size + 1)
-        for move in game.legal_moves():
-            if move != game.size * game.size and not game.fills_own_eye(int(move)):
-                probs[move] = 1.0
+        probs[sensible_moves(game)] = 1.0
         return probs
     return uniform
 
