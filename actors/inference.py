@@ -37,25 +37,11 @@ import torch
 
 from actors.cluster import on_this_node
 from alphago_lite.config import ConfigError
+from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.batcher import RequestBatcher
-from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, check_batch
+from alphago_lite.net.evaluator import Evaluator, check_batch
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.wire import InferenceResponse, PackedRequest, encode_request
-
-
-def build_evaluator(backend: str, model: PolicyValueNet, feature_set: str, *, device: str = "cpu",
-                    precision: str = "fp32", max_batch: int = 1024, cuda_graphs: bool | None = None,
-                    cpu_threads: int | None = None, weights_version: int = 0) -> Evaluator:
-    """The evaluator of ``backend`` ('torch' or 'openvino') for ``model``."""
-    if backend == "openvino":
-        from alphago_lite.net.openvino_backend import OpenVinoEvaluator  # the optional extra
-        return OpenVinoEvaluator(model, model.board_size, feature_set, precision=precision, max_batch=max_batch,
-                                 cpu_threads=cpu_threads, weights_version=weights_version)
-    if backend != "torch":
-        raise ValueError(f"unknown inference backend {backend!r}; use torch or openvino")
-    return InProcessEvaluator(model, model.board_size, feature_set, device=device, precision=precision,
-                              cuda_graphs=cuda_graphs, max_batch=max_batch, cpu_threads=cpu_threads,
-                              weights_version=weights_version)
 
 
 def _lowest_cpu_priority() -> None:

@@ -28,7 +28,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from alphago_lite.net.evaluator import InProcessEvaluator, resolve_device
+from alphago_lite.net.backends import build_evaluator
+from alphago_lite.net.evaluator import resolve_device
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.precision import PRECISIONS
 
@@ -114,14 +115,6 @@ def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.de
     return span_rate(graph.replay, len(planes), seconds, sync=torch.cuda.synchronize)
 
 
-def build_bench_evaluator(backend: str, model: PolicyValueNet, precision: str, device: torch.device, batch: int):
-    if backend == "openvino":
-        from alphago_lite.net.openvino_backend import OpenVinoEvaluator
-        return OpenVinoEvaluator(model, model.board_size, "agz", precision=precision, max_batch=batch,
-                                 cpu_threads=torch.get_num_threads())
-    return InProcessEvaluator(model, model.board_size, "agz", device=device, precision=precision, max_batch=batch)
-
-
 def raw_rate(backend: str, evaluator, planes: np.ndarray, device: torch.device, seconds: float) -> float:
     if backend == "openvino":
         return span_rate(lambda: evaluator.raw_forward(planes), len(planes), seconds)
@@ -181,7 +174,8 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
             device: torch.device) -> None:
     """Print the three lines of one backend and precision as they are measured."""
     planes, legal = random_batch(args.batch, args.size)
-    evaluator = build_bench_evaluator(backend, model, precision, device, args.batch)
+    evaluator = build_evaluator(backend, model, "agz", device=str(device), precision=precision, max_batch=args.batch,
+                                cpu_threads=torch.get_num_threads())
     resolved = evaluator.precision  # auto shows what it chose: 'auto>fp32'
     label = f"{backend:8s} {precision if precision == resolved else f'{precision}>{resolved}':9s}"
     raw = raw_rate(backend, evaluator, planes, device, args.seconds)

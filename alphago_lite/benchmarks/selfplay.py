@@ -31,8 +31,9 @@ from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
-from alphago_lite.benchmarks.inference import build_bench_evaluator, parse_list, raw_rate
+from alphago_lite.benchmarks.inference import parse_list, raw_rate
 from alphago_lite.config import Config, load_config, resolved_max_moves
+from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.features import num_planes
 from alphago_lite.net.model import build_model
 from alphago_lite.net.precision import PRECISIONS
@@ -109,8 +110,8 @@ def raw_share_reference(cfg: Config, run: dict) -> tuple[int, float]:
     rng = np.random.default_rng(0)
     fs = cfg.model.feature_set
     planes = (rng.random((batch, num_planes(fs), cfg.game.size, cfg.game.size)) < 0.3).astype(np.uint8)
-    evaluator = build_bench_evaluator(cfg.inference.backend, run["model"], served["precision"],
-                                      torch.device("cpu"), batch)
+    evaluator = build_evaluator(cfg.inference.backend, run["model"], fs, precision=served["precision"],
+                                max_batch=batch, cpu_threads=torch.get_num_threads())
     return batch, raw_rate(cfg.inference.backend, evaluator, planes, torch.device("cpu"), 4.0) * run["servers"]
 
 

@@ -121,6 +121,8 @@ def evaluate_in_chunks(forward, planes: np.ndarray, legal: np.ndarray,
     """``forward(planes, legal) -> (policy, value)`` over slices of at most ``max_batch`` positions (a
     compiled net or a CUDA graph has a largest batch), the answers put together."""
     n = len(planes)
+    if n <= max_batch:  # the usual case (a server's batch): no second array to copy into
+        return forward(planes, legal)
     policy = np.empty((n, legal.shape[1]), dtype=np.float32)
     value = np.empty(n, dtype=np.float32)
     for start in range(0, n, max_batch):
@@ -236,8 +238,6 @@ class InProcessEvaluator(Evaluator):
         return policy, value
 
     def _evaluate_plain(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(planes) <= self.max_batch:
-            return self._forward_chunk(planes, legal)
         return evaluate_in_chunks(self._forward_chunk, planes, legal, self.max_batch)
 
     def _forward_chunk(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
