@@ -176,12 +176,18 @@ class TrainingRun:
         """Train until max_steps (total_steps by default); Ctrl-C stops cleanly. Returns the last
         checkpoint's path (None when stopped during start-up of a run that has none)."""
         lc = self.cfg.learner
+        # the budget counts from here, so that start-up (Ray, actors) is part of what a config costs
+        deadline = None if lc.max_minutes is None else time.monotonic() + 60 * lc.max_minutes
         next_batch = None
         started = False
         try:
             self.start()
             started = True
             while self.trainer.step < self.max_steps:
+                if deadline is not None and time.monotonic() >= deadline:
+                    self.progress.note(f"wall-clock budget of {lc.max_minutes:g} minutes spent at step "
+                                       f"{self.trainer.step}: stopping")
+                    break
                 self.workers.check()
                 self.poll_evaluation()
                 buffer_stats = ray.get(self.buffer.stats.remote())

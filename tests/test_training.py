@@ -2,6 +2,7 @@
 checkpoints, weight publishing, resume, a killed search worker, and the selfplay command."""
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -243,3 +244,14 @@ def test_checkpoints_get_the_mode_of_any_new_file_as_best_pt_does(tmp_path, umas
     finally:
         os.umask(old)
     assert {oct(p.stat().st_mode & 0o777) for p in (store.latest(), best)} == {oct(mode)}
+
+
+@pytest.mark.slow
+def test_a_wall_clock_budget_stops_the_run_with_a_checkpoint(ray_cluster, tmp_path):
+    run_dir = tmp_path / "run"
+    # 0.02 minutes: spent during start-up, so the loop stops at once, long before total_steps
+    last = train(tiny(run_dir, "learner.max_minutes=0.02", "learner.total_steps=100000"), quiet=True)
+    _, meta = load_checkpoint(last)
+    assert meta.step < 100000
+    notes = [json.loads(line).get("note", "") for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any(n.startswith("wall-clock budget of 0.02 minutes spent at step") for n in notes)
