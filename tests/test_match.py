@@ -109,6 +109,8 @@ def test_a_disputed_game_counts_as_a_loss_for_a():
     assert (report.wins, report.losses, report.score) == (1, 1, 0.5)
     assert "2 games (2 distinct), 1 wins, 1 losses, 0 draws (1 disputed, counted as losses)" in report.summary()
     assert "scoring dispute in game 1: our rules W+6.5, gnugo-10 scores B+22.5" in report.summary()
+    # the disputed game was A's game as White: a loss there, the win is Black's
+    assert "as Black: 1-0-0 (wins-losses-draws); as White: 0-1-0 (wins-losses-draws)" in report.summary()
 
 
 def test_an_opening_follows_the_policy_and_never_passes():

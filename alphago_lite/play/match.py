@@ -299,6 +299,11 @@ class MatchReport:
         """Games that differ in at least one move (deterministic players replay the same few games)."""
         return len({o.moves_played for o in self.outcomes})
 
+    def by_colour(self, colour: int) -> tuple[int, int, int]:
+        """A's wins, losses and draws in the games it played with ``colour``."""
+        points = [o.a_points for o in self.outcomes if o.a_colour == colour]
+        return points.count(1.0), points.count(0.0), points.count(0.5)
+
     def summary(self) -> str:
         n = len(self.outcomes)
         low, high = wilson_interval(self.score, n)
@@ -308,6 +313,8 @@ class MatchReport:
                  f"{self.losses} losses, {self.draws} draws" + (f" ({len(disputes)} disputed, counted as losses)"
                                                               if disputes else ""),
                  f"score {self.score:.3f} (95% CI {low:.3f} .. {high:.3f}); "
-                 f"Elo difference {elo:+.0f} (95% CI {elo_low:+.0f} .. {elo_high:+.0f})"]
+                 f"Elo difference {elo:+.0f} (95% CI {elo_low:+.0f} .. {elo_high:+.0f})",
+                 "; ".join(f"as {name}: {'-'.join(map(str, self.by_colour(colour)))} (wins-losses-draws)"
+                           for name, colour in (("Black", BLACK), ("White", WHITE)))]
         lines += [f"scoring dispute in game {o.index}: our rules {o.result}, {o.dispute}" for o in disputes]
         return "\n".join(lines)

@@ -1,0 +1,115 @@
+"""Make a trained net a shipped one: alphago_lite/models/NAME.pt and its model card NAME.json.
+
+    # the net (weights only: no optimizer state) and a card with the run's training figures
+    python scripts/ship_net.py package runs/go7/checkpoints/ckpt-00020000.pt --name go7 \\
+        --config configs/go7.yaml --cpus 2 --machine "2-core Xeon (avx512_bf16), no GPU"
+    # one measured match per call, from the log of the `alphago-lite match` that measured it
+    python scripts/ship_net.py strength go7 --log match-gnugo10.log --opponent gnugo:10 --visits 200 \\
+        --command "alphago-lite match shipped gnugo:10 --size 7 --games 100 --visits 200 --opening-moves 4"
+
+The card's figures come from files, never from typing: training from the run's metrics.jsonl, strength
+from the match's own summary lines (score and 95% interval as `match` printed them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from alphago_lite.config import load_config
+from alphago_lite.models import CARD_VERSION, models_dir, read_card
+from alphago_lite.net.checkpoint import load_model, save_checkpoint
+from alphago_lite.run_dir import config_beside
+
+_GAMES = re.compile(r": (\d+) games \((\d+) distinct\), (\d+) wins, (\d+) losses, (\d+) draws")
+_SCORE = re.compile(r"score ([\d.]+) \(95% CI ([\d.]+) \.\. ([\d.]+)\)")
+
+
+def training_figures(run_dir: Path, step: int) -> dict:
+    """Games, positions and wall-clock of a run up to learner step ``step``, from its metrics.jsonl."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    progress = [r for r in records if "games" in r and r.get("step", 0) <= step]
+    if not progress:
+        raise SystemExit(f"{run_dir}/metrics.jsonl has no progress record up to step {step}")
+    last = progress[-1]
+    return {"games": int(last["games"]), "positions": int(last["positions"]), "seconds": float(last["time"])}
+
+
+def parse_match_summary(text: str) -> dict:
+    """Games, distinct games, wins/losses/draws, score and its 95% interval from `alphago-lite match` output."""
+    games, score = _GAMES.search(text), _SCORE.search(text)
+    if games is None or score is None:
+        raise SystemExit("no match summary ('N games (D distinct), ...' and 'score ... (95% CI ...)') in the log")
+    n, distinct, wins, losses, draws = map(int, games.groups())
+    return {"games": n, "distinct_games": distinct, "wins": wins, "losses": losses, "draws": draws,
+            "score": float(score.group(1)), "ci95": [float(score.group(2)), float(score.group(3))]}
+
+
+def package(args: argparse.Namespace) -> None:
+    model, meta = load_model(args.checkpoint)
+    run_dir = Path(args.checkpoint).resolve().parent.parent
+    cfg = load_config(config_beside(args.checkpoint))
+    figures = training_figures(run_dir, meta.step)
+    out = models_dir() / f"{args.name}.pt"
+    save_checkpoint(out, model, feature_set=meta.feature_set, step=meta.step,
+                    extra={"shipped_from": str(args.config)})
+    if args.fp16:  # halves the file; loading converts the weights back to fp32
+        payload = torch.load(out, weights_only=False)
+        state = payload["model_state"]
+        payload["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        torch.save(payload, out)
+    hours = figures["seconds"] / 3600
+    commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                                           check=True).stdout.strip()
+    card = {"card_version": CARD_VERSION, "board_size": meta.board_size, "komi": cfg.game.komi,
+            "config": str(args.config), "learner_steps": meta.step, "games": figures["games"],
+            "positions": figures["positions"], "wall_clock_hours": round(hours, 3),
+            "cpu_hours": round(hours * args.cpus, 3), "machine": args.machine, "commit": commit, "strength": []}
+    if args.note:
+        card["note"] = args.note
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    read_card(out.with_suffix(".json"))  # what we wrote must be what the package reads
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and {out.with_suffix('.json')}")
+
+
+def strength(args: argparse.Namespace) -> None:
+    path = models_dir() / f"{args.name}.json"
+    card = json.loads(path.read_text())
+    found = parse_match_summary(Path(args.log).read_text())
+    card["strength"].append({"opponent": args.opponent, "visits": args.visits, "command": args.command, **found})
+    path.write_text(json.dumps(card, indent=2) + "\n")
+    print(read_card(path).describe())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("package", help="write NAME.pt and a model card from a run's checkpoint")
+    p.add_argument("checkpoint")
+    p.add_argument("--name", required=True)
+    p.add_argument("--config", required=True, help="the config file the run was trained from")
+    p.add_argument("--cpus", type=float, required=True, help="CPU cores the run had (CPU-hours = wall x cpus)")
+    p.add_argument("--machine", required=True)
+    p.add_argument("--commit", help="the commit that trained it (default: HEAD)")
+    p.add_argument("--note", help="anything else a reader of the card must know (e.g. a warm start)")
+    p.add_argument("--fp16", action="store_true", help="store the weights as fp16")
+    p.set_defaults(func=package)
+    s = sub.add_parser("strength", help="add one measured match to NAME.json")
+    s.add_argument("name")
+    s.add_argument("--log", required=True, help="the output of the alphago-lite match that measured it")
+    s.add_argument("--opponent", required=True)
+    s.add_argument("--visits", type=int, required=True)
+    s.add_argument("--command", required=True, help="the exact match command")
+    s.set_defaults(func=strength)
+    args = parser.parse_args(argv)
+    args.func(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""scripts/ship_net.py: a run's checkpoint becomes a shipped net whose card the package reads, with the
+training figures of the run's metrics and the strength a real match summary printed."""
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+
+import pytest
+import torch
+
+from alphago_lite.go import BLACK, WHITE
+from alphago_lite.models import read_card, shipped_model
+from alphago_lite.net.checkpoint import load_model, save_checkpoint
+from alphago_lite.net.features import num_planes
+from alphago_lite.net.model import PolicyValueNet
+from alphago_lite.play.match import GameOutcome, MatchReport
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ship_net.py"
+
+
+def ship(*argv: str) -> int:
+    return runpy.run_path(str(SCRIPT))["main"](list(argv))
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("game:\n  size: 5\n  komi: 2.5\nmodel:\n  blocks: 1\n  channels: 8\n")
+    torch.manual_seed(0)
+    model = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8, value_hidden=8)
+    save_checkpoint(run / "checkpoints" / "ckpt-00000400.pt", model, feature_set="agz", step=400,
+                    optimizer_state={"state": {}, "param_groups": []})
+    metrics = [{"step": 200, "time": 1800.0, "games": 50, "positions": 900},
+               {"step": 210, "time": 1850.0, "eval_score": 0.6},
+               {"step": 400, "time": 3600.0, "games": 120, "positions": 2000},
+               {"step": 600, "time": 5400.0, "games": 150, "positions": 2600}]  # after the shipped step
+    (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    return run
+
+
+def test_a_checkpoint_becomes_a_shipped_net_with_its_runs_figures_and_a_measured_strength(
+        run_dir, tmp_path, monkeypatch):
+    models = tmp_path / "models"
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(models))
+    ckpt = run_dir / "checkpoints" / "ckpt-00000400.pt"
+    ship("package", str(ckpt), "--name", "go5", "--config", "configs/go5.yaml", "--cpus", "2",
+         "--machine", "test box", "--commit", "abc123")
+    card = read_card(models / "go5.json")
+    assert (card.board_size, card.komi, card.learner_steps, card.games, card.positions) == (5, 2.5, 400, 120, 2000)
+    assert (card.wall_clock_hours, card.cpu_hours, card.commit) == (1.0, 2.0, "abc123")
+    shipped, meta = load_model(models / "go5.pt")
+    original, _ = load_model(ckpt)
+    assert meta.optimizer_state is None  # weights only
+    for key, value in original.state_dict().items():
+        assert torch.equal(value, shipped.state_dict()[key])
+
+    outcomes = [GameOutcome(i, BLACK if i % 2 == 0 else WHITE, BLACK if i < 3 else WHITE, "B+3.5", "two passes",
+                            20, f"g{i}.sgf", None, (i,)) for i in range(4)]
+    log = tmp_path / "match.log"
+    log.write_text("game 1 ...\n" + MatchReport("go5", "gnugo-10", tuple(outcomes)).summary() + "\n")
+    ship("strength", "go5", "--log", str(log), "--opponent", "gnugo:10", "--visits", "200",
+         "--command", "alphago-lite match shipped gnugo:10 --size 5 --games 4")
+    (measured,) = shipped_model("go5").strength
+    # A won games 0 and 2 (Black, Black wins) and lost 1 (White, Black wins) and won 3 (White, White wins)
+    assert (measured.opponent, measured.games, measured.score, measured.visits) == ("gnugo:10", 4, 0.75, 200)
+    low, high = measured.ci95
+    assert 0 < low < 0.75 < high < 1
+
+
+def test_a_log_without_a_match_summary_is_refused(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
+    ship("package", str(run_dir / "checkpoints" / "ckpt-00000400.pt"), "--name", "go5", "--config", "c.yaml",
+         "--cpus", "1", "--machine", "m", "--commit", "c")
+    (tmp_path / "empty.log").write_text("Traceback: the match crashed\n")
+    with pytest.raises(SystemExit, match="no match summary"):
+        ship("strength", "go5", "--log", str(tmp_path / "empty.log"), "--opponent", "gnugo:10", "--visits", "200",
+             "--command", "x")
