@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="time per search measurement")
     parser.add_argument("--game-threads", type=thread_counts, default=(1, 2), metavar="N,N,...",
                         help="thread counts of the one-game measurement (default 1,2); the first is the base")
+    parser.add_argument("--leaves-per-round", type=int, default=SearchConfig.leaves_per_round, metavar="L",
+                        help="leaves each game (each thread, on one game's tree) gathers per batching round")
     parser.add_argument("--selfplay-seconds", type=float, default=8.0, help="time of the self-play run")
     parser.add_argument("--no-openspiel", action="store_true", help="skip OpenSpiel's MCTSBot")
     parser.add_argument("--no-selfplay", action="store_true", help="skip self-play with a net")
@@ -72,10 +74,10 @@ class SelfPlayingSearch:
     """``slots`` greedy games searched together with ``threads`` threads; ``move()`` plays one move in
     every game and returns (new simulations, seconds)."""
 
-    def __init__(self, size: int, sims: int, slots: int, threads: int):
+    def __init__(self, size: int, sims: int, slots: int, threads: int, leaves: int = SearchConfig.leaves_per_round):
         self.size, self.sims, self.slots = size, sims, slots
         self.max_moves = 2 * size * size
-        cfg = SearchConfig(num_simulations=sims, threads=threads)
+        cfg = SearchConfig(num_simulations=sims, threads=threads, leaves_per_round=leaves)
         self.search = BatchedSearch(uniform_evaluator(size), cfg, slots=slots, size=size, komi=KOMI,
                                     max_moves=self.max_moves, threads=threads)
         self.games = [self._new_game(slot) for slot in range(slots)]
@@ -101,10 +103,10 @@ class SelfPlayingSearch:
 
 
 def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
-                               seconds: float) -> list[float]:
+                               seconds: float, leaves: int = SearchConfig.leaves_per_round) -> list[float]:
     """Simulations/s for each thread count. Their moves alternate, so that the load other programs
     put on a shared machine falls on all of them alike."""
-    runs = [SelfPlayingSearch(size, sims, slots, threads) for threads in thread_counts]
+    runs = [SelfPlayingSearch(size, sims, slots, threads, leaves) for threads in thread_counts]
     done, spent = [0] * len(runs), [0.0] * len(runs)
     while sum(spent) < seconds * len(runs):
         for i, run in enumerate(runs):
@@ -226,14 +228,15 @@ def one_game_line(threads: int, rate: float, base_threads: int, base_rate: float
 
 def main(args: argparse.Namespace) -> int:
     size, sims = args.size, args.simulations
-    print(f"bench search: {size}x{size}, {sims} simulations per move, uniform evaluator; "
-          f"figures from a shared machine vary run to run")
-    one, two = our_simulations_per_second(size, sims, args.slots, (1, 2), args.seconds)
+    leaves = args.leaves_per_round
+    print(f"bench search: {size}x{size}, {sims} simulations per move, {leaves} leaves per round, uniform "
+          f"evaluator; figures from a shared machine vary run to run")
+    one, two = our_simulations_per_second(size, sims, args.slots, (1, 2), args.seconds, leaves)
     print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
     print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
     game_threads = args.game_threads
-    rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2)
+    rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2, leaves)
     for threads, rate in zip(game_threads, rates):
         print(one_game_line(threads, rate, game_threads[0], rates[0]))
     if not args.no_openspiel:
