@@ -150,6 +150,11 @@ def connected(cluster: ClusterConfig) -> Iterator[None]:
             stop_local(watchdog)
 
 
+def largest_node_cpus() -> int:
+    """CPUs of the cluster's largest live node: an actor asking for more could never be placed."""
+    return max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=1)
+
+
 def on_this_node() -> NodeAffinitySchedulingStrategy:
     """Placement on the driver's node, for the actors a run cannot go on without (the replay buffer, the
     servers' weights store): on a worker node that goes away, Ray would place them anywhere, or lose them."""

@@ -35,7 +35,7 @@ import numpy as np
 import ray
 import torch
 
-from actors.cluster import on_this_node
+from actors.cluster import largest_node_cpus, on_this_node
 from alphago_lite.config import ConfigError
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.batcher import RequestBatcher
@@ -164,8 +164,7 @@ def cpu_forward_threads(inference_cfg: Any, servers: int) -> int:
     thread left the second core nearly idle (2 threads: 1.5x the NN evals/s of 1 in torch)."""
     if inference_cfg.cpu_threads:
         return inference_cfg.cpu_threads
-    largest_node = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")), default=1)
-    return max(1, largest_node // max(servers, 1))
+    return max(1, largest_node_cpus() // max(servers, 1))
 
 
 def start_inference_servers(inference_cfg: Any, arch: dict, feature_set: str, state_dict: Any = None,

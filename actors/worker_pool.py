@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ray
 
+from actors.cluster import largest_node_cpus
 from actors.inference import server_placement
 from actors.search_worker import SearchWorker
 from alphago_lite.config import Config
@@ -37,9 +38,7 @@ def worker_cpus(cfg: Config) -> int:
     """CPUs one search worker reserves: one per search thread (numba kernels run truly in parallel),
     but never more than the CPUs left for search or than the largest node has, or it could never be
     placed (its threads then share fewer CPUs)."""
-    largest_node = max((int(n["Resources"].get("CPU", 0)) for n in ray.nodes() if n.get("Alive")),
-                       default=1)
-    return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node))
+    return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node_cpus()))
 
 
 def check_capacity(cfg: Config) -> None:
