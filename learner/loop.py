@@ -176,8 +176,9 @@ class TrainingRun:
         """Train until max_steps (total_steps by default); Ctrl-C stops cleanly. Returns the last
         checkpoint's path (None when stopped during start-up of a run that has none)."""
         lc = self.cfg.learner
-        # the budget counts from here, so that start-up (Ray, actors) is part of what a config costs
+        # the budget counts from here, so that the actors' start-up is part of what a config costs
         deadline = None if lc.max_minutes is None else time.monotonic() + 60 * lc.max_minutes
+        budget_spent = False
         next_batch = None
         started = False
         try:
@@ -187,6 +188,7 @@ class TrainingRun:
                 if deadline is not None and time.monotonic() >= deadline:
                     self.progress.note(f"wall-clock budget of {lc.max_minutes:g} minutes spent at step "
                                        f"{self.trainer.step}: stopping")
+                    budget_spent = True
                     break
                 self.workers.check()
                 self.poll_evaluation()
@@ -213,7 +215,11 @@ class TrainingRun:
                 if self.cfg.evaluation.eval_every and step % self.cfg.evaluation.eval_every == 0:
                     self.evaluate()
                 self.progress.step(step, self.max_steps, losses, buffer_stats, self._server_stats)
-            self.poll_evaluation(wait=True)
+            # a spent budget does not wait for a match in flight: equal-time runs must end on time
+            self.poll_evaluation(wait=not budget_spent)
+            if self.evaluation is not None:
+                self.progress.note(f"the evaluation match submitted at step {self.evaluation.step} is "
+                                   "abandoned: the wall-clock budget is spent")
         except KeyboardInterrupt:
             self.progress.note("interrupted: writing a checkpoint and stopping the actors")
         finally:

@@ -19,8 +19,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
 from alphago_lite.config import load_config
 from alphago_lite.models import CARD_VERSION, models_dir, read_card
 from alphago_lite.net.checkpoint import load_model, save_checkpoint
@@ -31,11 +29,20 @@ _SCORE = re.compile(r"score ([\d.]+) \(95% CI ([\d.]+) \.\. ([\d.]+)\)")
 
 
 def training_figures(run_dir: Path, step: int) -> dict:
-    """Games, positions and wall-clock of a run up to learner step ``step``, from its metrics.jsonl."""
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    progress = [r for r in records if "games" in r and r.get("step", 0) <= step]
+    """Games, positions and wall-clock of a run up to learner step ``step``, from its metrics.jsonl.
+    One session only: a resumed process restarts the clock and recounts positions from its replay
+    window, so the figures of several sessions cannot be added up from the metrics alone."""
+    metrics = run_dir / "metrics.jsonl"
+    if not metrics.is_file():
+        raise SystemExit(f"no {metrics}: give a checkpoint inside a run directory (RUN_DIR/checkpoints/...)")
+    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
+    progress = [r for r in records if "games" in r]
+    if any(later["time"] < earlier["time"] for earlier, later in zip(progress, progress[1:])):
+        raise SystemExit(f"{metrics} holds several sessions (the run was resumed): its figures do not add up; "
+                         "ship from a run of one session (warm-start a new run with --init-from instead)")
+    progress = [r for r in progress if r.get("step", 0) <= step]
     if not progress:
-        raise SystemExit(f"{run_dir}/metrics.jsonl has no progress record up to step {step}")
+        raise SystemExit(f"{metrics} has no progress record up to step {step}")
     last = progress[-1]
     return {"games": int(last["games"]), "positions": int(last["positions"]), "seconds": float(last["time"])}
 
@@ -53,16 +60,16 @@ def parse_match_summary(text: str) -> dict:
 def package(args: argparse.Namespace) -> None:
     model, meta = load_model(args.checkpoint)
     run_dir = Path(args.checkpoint).resolve().parent.parent
-    cfg = load_config(config_beside(args.checkpoint))
+    run_config = config_beside(args.checkpoint)
+    if run_config is None:  # the defaults would give the card a komi the net never trained with
+        raise SystemExit(f"no config.yaml of the run beside {args.checkpoint} or its folder")
+    cfg = load_config(run_config)
     figures = training_figures(run_dir, meta.step)
     out = models_dir() / f"{args.name}.pt"
+    if args.fp16:  # halves the file; loading copies the weights into the fp32 net
+        model = model.half()
     save_checkpoint(out, model, feature_set=meta.feature_set, step=meta.step,
-                    extra={"shipped_from": str(args.config)})
-    if args.fp16:  # halves the file; loading converts the weights back to fp32
-        payload = torch.load(out, weights_only=False)
-        state = payload["model_state"]
-        payload["model_state"] = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-        torch.save(payload, out)
+                    extra={"shipped_from": str(Path(args.checkpoint).resolve())})
     hours = figures["seconds"] / 3600
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                            check=True).stdout.strip()

@@ -77,3 +77,32 @@ def test_a_log_without_a_match_summary_is_refused(run_dir, tmp_path, monkeypatch
     with pytest.raises(SystemExit, match="no match summary"):
         ship("strength", "go5", "--log", str(tmp_path / "empty.log"), "--opponent", "gnugo:10", "--visits", "200",
              "--command", "x")
+
+
+def test_fp16_weights_halve_the_file_and_load_into_the_fp32_net(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
+    ckpt = run_dir / "checkpoints" / "ckpt-00000400.pt"
+    for name, extra in (("full", ()), ("half", ("--fp16",))):
+        ship("package", str(ckpt), "--name", name, "--config", "c.yaml", "--cpus", "1", "--machine", "m",
+             "--commit", "c", *extra)
+    original, _ = load_model(ckpt)
+    shipped, _ = load_model(tmp_path / "models" / "half.pt")
+    for key, value in original.state_dict().items():
+        loaded = shipped.state_dict()[key]
+        assert loaded.dtype == value.dtype  # fp32 again (and the integer BN counters untouched)
+        assert torch.allclose(loaded.float(), value.float(), rtol=1e-3, atol=1e-3)
+    full, half = ((tmp_path / "models" / f"{n}.pt").stat().st_size for n in ("full", "half"))
+    assert half < full
+
+
+def test_a_resumed_run_or_one_without_its_config_is_refused(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
+    ckpt = str(run_dir / "checkpoints" / "ckpt-00000400.pt")
+    args = ("package", ckpt, "--name", "go5", "--config", "c.yaml", "--cpus", "1", "--machine", "m", "--commit", "c")
+    with (run_dir / "metrics.jsonl").open("a") as f:  # a second session: its clock starts again
+        f.write(json.dumps({"step": 620, "time": 30.0, "games": 160, "positions": 2700}) + "\n")
+    with pytest.raises(SystemExit, match="several sessions"):
+        ship(*args)
+    (run_dir / "config.yaml").unlink()
+    with pytest.raises(SystemExit, match="no config.yaml"):
+        ship(*args)

@@ -339,8 +339,9 @@ class LearnerConfig(_Section):
     lr_decay: float = option(0.1, "Factor applied to lr at each milestone of the step schedule.", gt=0, le=1)
     total_steps: int = option(10000, "Training steps of the run.", ge=1)
     max_minutes: float | None = option(
-        None, "Wall-clock budget of this process in minutes (start-up included): the run stops cleanly, "
-        "with a checkpoint, once it is spent, even before total_steps (None = no budget). For equal-time "
+        None, "Wall-clock budget in minutes, counted from the start of the actors (their start-up "
+        "included): the run stops cleanly, with a checkpoint and without waiting for an evaluation match "
+        "in flight, once it is spent, even before total_steps (None = no budget). For equal-time "
         "comparisons of configs; a resumed run gets the budget afresh.", gt=0)
     max_samples_per_position: float | None = option(
         4.0, "Throttle: the learner waits for self-play while (positions trained on, counting repeats) "
