@@ -65,16 +65,23 @@ def package(args: argparse.Namespace) -> None:
         raise SystemExit(f"no config.yaml of the run beside {args.checkpoint} or its folder")
     cfg = load_config(run_config)
     figures = training_figures(run_dir, meta.step)
+    steps = meta.step
+    for earlier in args.warm_started_from:  # the training before the warm start counts too
+        _, earlier_meta = load_model(earlier)
+        before = training_figures(Path(earlier).resolve().parent.parent, earlier_meta.step)
+        figures = {key: figures[key] + before[key] for key in figures}
+        steps += earlier_meta.step
     out = models_dir() / f"{args.name}.pt"
     if args.fp16:  # halves the file; loading copies the weights into the fp32 net
         model = model.half()
-    save_checkpoint(out, model, feature_set=meta.feature_set, step=meta.step,
-                    extra={"shipped_from": str(Path(args.checkpoint).resolve())})
+    save_checkpoint(out, model, feature_set=meta.feature_set, step=steps,
+                    extra={"shipped_from": str(Path(args.checkpoint).resolve()),
+                           "warm_started_from": [str(Path(p).resolve()) for p in args.warm_started_from]})
     hours = figures["seconds"] / 3600
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                            check=True).stdout.strip()
     card = {"card_version": CARD_VERSION, "board_size": meta.board_size, "komi": cfg.game.komi,
-            "config": str(args.config), "learner_steps": meta.step, "games": figures["games"],
+            "config": str(args.config), "learner_steps": steps, "games": figures["games"],
             "positions": figures["positions"], "wall_clock_hours": round(hours, 3),
             "cpu_hours": round(hours * args.cpus, 3), "machine": args.machine, "commit": commit, "strength": []}
     if args.note:
@@ -103,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpus", type=float, required=True, help="CPU cores the run had (CPU-hours = wall x cpus)")
     p.add_argument("--machine", required=True)
     p.add_argument("--commit", help="the commit that trained it (default: HEAD)")
+    p.add_argument("--warm-started-from", action="append", default=[], metavar="CHECKPOINT",
+                   help="the checkpoint (inside its own run directory) the run was warm-started from with "
+                        "--init-from: its run's steps, games, positions and time up to it are added (repeat "
+                        "for a chain of warm starts)")
     p.add_argument("--note", help="anything else a reader of the card must know (e.g. a warm start)")
     p.add_argument("--fp16", action="store_true", help="store the weights as fp16")
     p.set_defaults(func=package)

@@ -106,3 +106,20 @@ def test_a_resumed_run_or_one_without_its_config_is_refused(run_dir, tmp_path, m
     (run_dir / "config.yaml").unlink()
     with pytest.raises(SystemExit, match="no config.yaml"):
         ship(*args)
+
+
+def test_the_training_before_a_warm_start_counts_in_the_card(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
+    second = tmp_path / "second"
+    (second / "checkpoints").mkdir(parents=True)
+    (second / "config.yaml").write_text((run_dir / "config.yaml").read_text())
+    net, _ = load_model(run_dir / "checkpoints" / "ckpt-00000400.pt")
+    save_checkpoint(second / "checkpoints" / "ckpt-00000100.pt", net, feature_set="agz", step=100)
+    (second / "metrics.jsonl").write_text(json.dumps({"step": 100, "time": 900.0, "games": 30, "positions": 500}))
+    ship("package", str(second / "checkpoints" / "ckpt-00000100.pt"), "--name", "go5", "--config", "c.yaml",
+         "--cpus", "1", "--machine", "m", "--commit", "c",
+         "--warm-started-from", str(run_dir / "checkpoints" / "ckpt-00000400.pt"))
+    card = read_card(tmp_path / "models" / "go5.json")
+    assert (card.learner_steps, card.games, card.positions, card.wall_clock_hours) == (500, 150, 2500, 1.25)
+    _, meta = load_model(card.checkpoint)
+    assert meta.step == 500
