@@ -376,6 +376,20 @@ def test_final_score_and_status_lists_remove_the_dead_stone():
                        "? syntax error: 'asleep' is not dead, alive or seki\n\n")
 
 
+def test_the_count_of_a_position_is_searched_once_for_final_score_and_the_status_lists(monkeypatch):
+    from test_scoring import DEAD_STONE, DEAD_STONE_OWNERSHIP, drawn_agent
+
+    from alphago_lite import scoring
+    counted = []
+    person_score = scoring.person_score
+    monkeypatch.setattr(scoring, "person_score", lambda *a: counted.append(1) or person_score(*a))
+    answers = talk_on(DEAD_STONE, drawn_agent(DEAD_STONE_OWNERSHIP),
+                      "final_score\nfinal_status_list dead\nfinal_status_list alive\nplay b A1\nfinal_score\n"
+                      "komi 7.5\nfinal_score\n")
+    assert answers.startswith("= B+13.5\n\n= B6\n\n")
+    assert len(counted) == 3  # once for the drawn position, once after A1, once with the new komi
+
+
 def test_final_status_list_seki():
     from test_scoring import SEKI, SEKI_OWNERSHIP, drawn_agent
     answers = talk_on(SEKI, drawn_agent(SEKI_OWNERSHIP), "final_status_list seki\nfinal_status_list dead\n")

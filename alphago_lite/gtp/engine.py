@@ -88,6 +88,7 @@ class GtpEngine:
         self.quit_requested = False
         self.clock = Clock()
         self.game = self._new_game(config.board_size, config.komi)
+        self._last_count = None  # (position, person_score's answer): see _person_score
         self._plain = {
             "protocol_version": lambda a: "2", "name": lambda a: config.name,
             "version": lambda a: config.version, "known_command": self.known_command,
@@ -245,7 +246,13 @@ class GtpEngine:
         return ""
 
     def _person_score(self) -> tuple[float, scoring.StoneStatus] | None:
-        return scoring.person_score(self.agent, self.game, self.config.visits or scoring.SCORE_VISITS)
+        """The dead-stone-aware count of the position; a GUI asks final_score and then the status lists
+        of the same position, so the last position's count is kept (its search is the expensive part)."""
+        visits = self.config.visits or scoring.SCORE_VISITS
+        position = (self.game.board.tobytes(), self.game.to_play, tuple(self.game.history), self.game.komi, visits)
+        if self._last_count is None or self._last_count[0] != position:
+            self._last_count = position, scoring.person_score(self.agent, self.game, visits)
+        return self._last_count[1]
 
     def final_score(self, args):
         counted = self._person_score()
