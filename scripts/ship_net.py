@@ -19,6 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from alphago_lite.agents.loading import SEARCH_KEYS_FROM_TRAINING
 from alphago_lite.config import load_config
 from alphago_lite.models import CARD_VERSION, models_dir, read_card
 from alphago_lite.net.checkpoint import load_model, save_checkpoint
@@ -26,6 +27,7 @@ from alphago_lite.run_dir import config_beside
 
 _GAMES = re.compile(r": (\d+) games \((\d+) distinct\), (\d+) wins, (\d+) losses, (\d+) draws")
 _SCORE = re.compile(r"score ([\d.]+) \(95% CI ([\d.]+) \.\. ([\d.]+)\)")
+_COLOURS = re.compile(r"as Black: (\d+-\d+-\d+) \(wins-losses-draws\); as White: (\d+-\d+-\d+)")
 
 
 def training_figures(run_dir: Path, step: int) -> dict:
@@ -53,8 +55,12 @@ def parse_match_summary(text: str) -> dict:
     if games is None or score is None:
         raise SystemExit("no match summary ('N games (D distinct), ...' and 'score ... (95% CI ...)') in the log")
     n, distinct, wins, losses, draws = map(int, games.groups())
-    return {"games": n, "distinct_games": distinct, "wins": wins, "losses": losses, "draws": draws,
-            "score": float(score.group(1)), "ci95": [float(score.group(2)), float(score.group(3))]}
+    found = {"games": n, "distinct_games": distinct, "wins": wins, "losses": losses, "draws": draws,
+             "score": float(score.group(1)), "ci95": [float(score.group(2)), float(score.group(3))]}
+    colours = _COLOURS.search(text)
+    if colours is not None:  # wins-losses-draws with each colour
+        found["as_black"], found["as_white"] = colours.groups()
+    return found
 
 
 def package(args: argparse.Namespace) -> None:
@@ -84,6 +90,8 @@ def package(args: argparse.Namespace) -> None:
             "config": str(args.config), "learner_steps": steps, "games": figures["games"],
             "positions": figures["positions"], "wall_clock_hours": round(hours, 3),
             "cpu_hours": round(hours * args.cpus, 3), "machine": args.machine, "commit": commit, "strength": []}
+    # play, gtp and match search the shipped net as its training did (it has no run config beside it)
+    card["search"] = {key: getattr(cfg.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
     if args.note:
         card["note"] = args.note
     out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")

@@ -96,6 +96,17 @@ def test_front_ends_fall_back_on_the_net_shipped_for_the_board_size(shipped):
     assert agent.board_size == 5 and agent.training_komi == 2.5  # the komi of its card
 
 
+def test_a_shipped_net_searches_with_the_algorithm_its_card_states(tmp_path):
+    folder = tmp_path / "models"
+    plain = ship(folder, "plain", 5)
+    gumbel = ship(folder, "gumbel", 5, search={"algorithm": "gumbel", "gumbel_considered": 4, "c_visit": 50.0,
+                                                "c_scale": 1.0})
+    assert read_card(folder / "gumbel.json").search["gumbel_considered"] == 4
+    assert load_agent(plain, visits=4).cfg.algorithm == "puct"  # no search in the card: the defaults
+    cfg = load_agent(gumbel, visits=4).cfg
+    assert (cfg.algorithm, cfg.gumbel_considered, cfg.num_simulations) == ("gumbel", 4, 4)
+
+
 def test_play_and_gtp_options_without_model_load_the_shipped_net(shipped):
     from alphago_lite.commands.play import add_agent_options, build_agent
     parser = argparse.ArgumentParser()

@@ -50,6 +50,7 @@ def test_a_checkpoint_becomes_a_shipped_net_with_its_runs_figures_and_a_measured
     card = read_card(models / "go5.json")
     assert (card.board_size, card.komi, card.learner_steps, card.games, card.positions) == (5, 2.5, 400, 120, 2000)
     assert (card.wall_clock_hours, card.cpu_hours, card.commit) == (1.0, 2.0, "abc123")
+    assert card.search == {"algorithm": "puct", "gumbel_considered": 16, "c_visit": 50.0, "c_scale": 1.0}
     shipped, meta = load_model(models / "go5.pt")
     original, _ = load_model(ckpt)
     assert meta.optimizer_state is None  # weights only
@@ -66,6 +67,8 @@ def test_a_checkpoint_becomes_a_shipped_net_with_its_runs_figures_and_a_measured
     # A won games 0 and 2 (Black, Black wins) and lost 1 (White, Black wins) and won 3 (White, White wins)
     assert (measured.opponent, measured.games, measured.score, measured.visits) == ("gnugo:10", 4, 0.75, 200)
     low, high = measured.ci95
+    stored = json.loads((models / "go5.json").read_text())["strength"][0]
+    assert (stored["as_black"], stored["as_white"]) == ("2-0-0", "1-1-0")
     assert 0 < low < 0.75 < high < 1
 
 

@@ -43,11 +43,16 @@ def training_komi(checkpoint: str | os.PathLike, trained: Config | None = None) 
     return None if trained is None else trained.game.komi
 
 
-def play_search_config(trained: Config | None, visits: int, threads: int) -> SearchConfig:
-    """The search a front end plays with: the training run's algorithm settings (``trained``, its config,
-    when known), with the front end's budget and threads; tree reuse on."""
-    from_training = {} if trained is None else \
-        {key: getattr(trained.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
+def play_search_config(trained: Config | None, visits: int, threads: int,
+                       card_search: dict | None = None) -> SearchConfig:
+    """The search a front end plays with: the training run's algorithm settings (a shipped net's model
+    card's ``search``, else ``trained``, its run's config, when known), with the front end's budget and
+    threads; tree reuse on."""
+    if card_search is not None:
+        from_training = {key: card_search[key] for key in SEARCH_KEYS_FROM_TRAINING if key in card_search}
+    else:
+        from_training = {} if trained is None else \
+            {key: getattr(trained.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
     return SearchConfig(num_simulations=visits, reuse_tree=True, threads=threads, **from_training)
 
 
@@ -91,6 +96,8 @@ def load_agent(model_path: str | os.PathLike | None = None, run_dir: str | os.Pa
     model, meta = load_model(path, device=device)
     evaluator = InProcessEvaluator(model, meta.board_size, meta.feature_set, device=device, precision=precision)
     trained = training_config(path)  # read once: the search settings and the komi come from it
-    agent = MctsAgent(evaluator, play_search_config(trained, visits, threads), visits=visits, threads=threads)
+    card = card_beside(path)  # a shipped net: its card says how it was trained (no run config beside it)
+    search_cfg = play_search_config(trained, visits, threads, card.search if card is not None else None)
+    agent = MctsAgent(evaluator, search_cfg, visits=visits, threads=threads)
     agent.training_komi = training_komi(path, trained)
     return agent

@@ -9,6 +9,8 @@ A model card says what the net is and how strong it measured, so that a claim ca
     learner_steps, games, positions            how much training it had
     wall_clock_hours, cpu_hours, machine       what that cost, and on what
     commit            the commit of the code that trained it
+    search            (optional) the training run's search algorithm settings (algorithm,
+                      gumbel_considered, c_visit, c_scale): play, gtp and match search with them
     strength          a list of measurements: opponent, games, score, ci95 [low, high], visits and the
                       exact ``alphago-lite match ...`` command that measured it
 
@@ -72,6 +74,7 @@ class ModelCard:
     machine: str
     commit: str
     strength: tuple[Strength, ...] = field(default_factory=tuple)
+    search: dict | None = None
 
     def describe(self) -> str:
         size = f"{self.board_size}x{self.board_size}"
@@ -124,7 +127,10 @@ def read_card(path: str | os.PathLike) -> ModelCard:
         raise ModelCardError(f"model card {path}: card_version {data['card_version']!r} is not supported "
                              f"(this code reads version {CARD_VERSION})")
     strength = tuple(_strength(path, i, item) for i, item in enumerate(values.pop("strength")))
-    return ModelCard(name=path.stem, checkpoint=path.with_suffix(".pt"), strength=strength, **values)
+    search = data.get("search")
+    if search is not None and not isinstance(search, dict):
+        raise ModelCardError(f"model card {path}: field 'search' = {search!r} is not an object")
+    return ModelCard(name=path.stem, checkpoint=path.with_suffix(".pt"), strength=strength, search=search, **values)
 
 
 def shipped_models(folder: str | os.PathLike | None = None) -> list[ModelCard]:
