@@ -132,3 +132,17 @@ def test_the_console_script_with_debug_prints_the_traceback():
     done = console("--debug", "config", "configs/tiny.yaml", "game.bogus=1")
     assert done.returncode == 1
     assert "Traceback" in done.stderr and "game.bogus" in done.stderr.splitlines()[-1]
+
+
+def test_overrides_may_follow_the_options():
+    from alphago_lite.cli import build_parser, parse_command_line
+    argv = ["train", "configs/go7.yaml", "run_dir=r", "--init-from", "net.pt", "learner.max_minutes=30", "seed=3"]
+    args = parse_command_line(build_parser(only="train"), argv)
+    assert (args.config, args.init_from) == ("configs/go7.yaml", "net.pt")
+    assert args.overrides == ["run_dir=r", "learner.max_minutes=30", "seed=3"]  # in the order given
+
+
+def test_a_stray_word_after_the_options_is_still_an_error(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["train", "configs/go7.yaml", "--init-from", "net.pt", "oops"])
+    assert stop.value.code == 2 and "unrecognized arguments: oops" in capsys.readouterr().err
