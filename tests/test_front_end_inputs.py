@@ -98,7 +98,7 @@ def test_play_and_gtp_say_which_checkpoint_of_a_run_they_play(run_dir, capsys, m
 
 
 def test_without_a_model_play_suggests_random(capsys):
-    assert main(["play"]) == 2
+    assert main(["play", "--size", "13"]) == 2  # no net is shipped for 13x13 (9x9 would play the shipped go9)
     assert "or play a random player with --random" in capsys.readouterr().err
 
 
