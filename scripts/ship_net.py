@@ -23,6 +23,7 @@ from alphago_lite.agents.loading import SEARCH_KEYS_FROM_TRAINING
 from alphago_lite.config import load_config
 from alphago_lite.models import CARD_VERSION, models_dir, read_card
 from alphago_lite.net.checkpoint import load_model, save_checkpoint
+from alphago_lite.report import read_metrics
 from alphago_lite.run_dir import config_beside
 
 _GAMES = re.compile(r": (\d+) games \((\d+) distinct\), (\d+) wins, (\d+) losses, (\d+) draws")
@@ -31,22 +32,21 @@ _COLOURS = re.compile(r"as Black: (\d+-\d+-\d+) \(wins-losses-draws\); as White:
 
 
 def training_figures(run_dir: Path, step: int) -> dict:
-    """Games, positions and wall-clock of a run up to learner step ``step``, from its metrics.jsonl.
-    One session only: a resumed process restarts the clock and recounts positions from its replay
+    """Games, positions and wall-clock of a run up to learner step ``step``, from its metrics.jsonl (read
+    by ``report.read_metrics``). One session only: a resumed process recounts positions from its replay
     window, so the figures of several sessions cannot be added up from the metrics alone."""
-    metrics = run_dir / "metrics.jsonl"
-    if not metrics.is_file():
-        raise SystemExit(f"no {metrics}: give a checkpoint inside a run directory (RUN_DIR/checkpoints/...)")
-    records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    progress = [r for r in records if "games" in r]
-    if any(later["time"] < earlier["time"] for earlier, later in zip(progress, progress[1:])):
-        raise SystemExit(f"{metrics} holds several sessions (the run was resumed): its figures do not add up; "
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        raise SystemExit(f"no {path}: give a checkpoint inside a run directory (RUN_DIR/checkpoints/...)")
+    metrics = read_metrics(path)
+    if metrics.sessions > 1:
+        raise SystemExit(f"{path} holds several sessions (the run was resumed): its figures do not add up; "
                          "ship from a run of one session (warm-start a new run with --init-from instead)")
-    progress = [r for r in progress if r.get("step", 0) <= step]
-    if not progress:
-        raise SystemExit(f"{metrics} has no progress record up to step {step}")
-    last = progress[-1]
-    return {"games": int(last["games"]), "positions": int(last["positions"]), "seconds": float(last["time"])}
+    reached = [point for point in metrics.steps if point.step <= step]
+    if not reached:
+        raise SystemExit(f"{path} has no progress record up to step {step}")
+    last = reached[-1]
+    return {"games": last.games, "positions": last.positions, "seconds": last.hours * 3600}
 
 
 def parse_match_summary(text: str) -> dict:

@@ -32,10 +32,10 @@ def run_dir(tmp_path):
     model = PolicyValueNet(5, num_planes("agz"), blocks=1, channels=8, value_hidden=8)
     save_checkpoint(run / "checkpoints" / "ckpt-00000400.pt", model, feature_set="agz", step=400,
                     optimizer_state={"state": {}, "param_groups": []})
-    metrics = [{"step": 200, "time": 1800.0, "games": 50, "positions": 900},
+    metrics = [{"step": 200, "time": 1800.0, "games": 50, "positions": 900, "loss": 3.0},
                {"step": 210, "time": 1850.0, "eval_score": 0.6},
-               {"step": 400, "time": 3600.0, "games": 120, "positions": 2000},
-               {"step": 600, "time": 5400.0, "games": 150, "positions": 2600}]  # after the shipped step
+               {"step": 400, "time": 3600.0, "games": 120, "positions": 2000, "loss": 2.9},
+               {"step": 600, "time": 5400.0, "games": 150, "positions": 2600, "loss": 2.8}]  # after the shipped step
     (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
     return run
 
@@ -103,7 +103,7 @@ def test_a_resumed_run_or_one_without_its_config_is_refused(run_dir, tmp_path, m
     ckpt = str(run_dir / "checkpoints" / "ckpt-00000400.pt")
     args = ("package", ckpt, "--name", "go5", "--config", "c.yaml", "--cpus", "1", "--machine", "m", "--commit", "c")
     with (run_dir / "metrics.jsonl").open("a") as f:  # a second session: its clock starts again
-        f.write(json.dumps({"step": 620, "time": 30.0, "games": 160, "positions": 2700}) + "\n")
+        f.write(json.dumps({"step": 620, "time": 30.0, "games": 160, "positions": 2700, "loss": 2.7}) + "\n")
     with pytest.raises(SystemExit, match="several sessions"):
         ship(*args)
     (run_dir / "config.yaml").unlink()
@@ -118,7 +118,8 @@ def test_the_training_before_a_warm_start_counts_in_the_card(run_dir, tmp_path, 
     (second / "config.yaml").write_text((run_dir / "config.yaml").read_text())
     net, _ = load_model(run_dir / "checkpoints" / "ckpt-00000400.pt")
     save_checkpoint(second / "checkpoints" / "ckpt-00000100.pt", net, feature_set="agz", step=100)
-    (second / "metrics.jsonl").write_text(json.dumps({"step": 100, "time": 900.0, "games": 30, "positions": 500}))
+    record = {"step": 100, "time": 900.0, "games": 30, "positions": 500, "loss": 3.1}
+    (second / "metrics.jsonl").write_text(json.dumps(record))
     ship("package", str(second / "checkpoints" / "ckpt-00000100.pt"), "--name", "go5", "--config", "c.yaml",
          "--cpus", "1", "--machine", "m", "--commit", "c",
          "--warm-started-from", str(run_dir / "checkpoints" / "ckpt-00000400.pt"))
