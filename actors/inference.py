@@ -16,6 +16,10 @@ found by name, which the owner updates at every publish.
 A weight swap has two parts: ``prepare_weights`` (nothing for torch; export and compile for OpenVINO,
 seconds) runs on the server's own prepare thread beside the forwards, and only the instant
 ``set_weights`` waits for the forward thread, between two batches.
+
+Order: a batch is answered by one weights version, but Ray does not keep the execution order of an
+async actor's tasks, so around a swap a request sent later may be answered by the older weights than
+one sent before it. Callers must read each response's ``weights_version``, never infer it from order.
 """
 
 from __future__ import annotations

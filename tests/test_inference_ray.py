@@ -82,8 +82,9 @@ def test_weight_swap_mid_stream(ray_cluster):
     answers = [client.result(r, timeout=30) for r in refs]
     assert len(answers) == 70
     seen = [a.weights_version for a in answers]
-    # not asserted: answers in submission order around the swap. A fresh-clone run of .ci/run saw a
-    # version-1 answer before a version-0 one (cause not yet found); each answer is its version's (below)
+    # not asserted: answers in submission order around the swap. The server is an async Ray actor, and
+    # Ray does not keep the execution order of an async actor's tasks (docs: "Actor Task Execution
+    # Order"), so a request sent later can join an earlier batch; each answer is its version's (below)
     assert seen[0] == 0 and set(seen[60:]) == {1} and set(seen) == {0, 1}
     assert_each_answer_is_its_versions(work, answers, atol=1e-6)
     assert ray.get(server.stats.remote())["weights_version"] == 1
@@ -102,7 +103,7 @@ def test_openvino_server_swaps_weights_mid_stream(ray_cluster):
     refs += [client.submit(p, l) for p, l in work[20:]]
     answers = [client.result(r, timeout=60) for r in refs]
     seen = [a.weights_version for a in answers]
-    assert seen == sorted(seen) and seen[0] == 0 and set(seen[20:]) == {1}
+    assert seen[0] == 0 and set(seen[20:]) == {1}  # any order before that: see test_weight_swap_mid_stream
     assert_each_answer_is_its_versions(work, answers, atol=1e-5)
     stats = ray.get(server.stats.remote())
     assert (stats["backend"], stats["precision"], stats["weights_version"]) == ("openvino", "fp32", 1)

@@ -16,6 +16,7 @@ so that the threads meet often, with tree reuse between them, on each evaluator 
 search thread, merged by one evaluation thread, or called by every thread at once).
 """
 import threading
+import time
 from io import StringIO
 
 import numpy as np
@@ -154,6 +155,26 @@ def test_the_node_allocator_hands_out_disjoint_blocks_and_never_passes_the_capac
     end = starts[-1] + lengths[-1]
     assert meta[tree.M_USED] == end <= 5_000
     assert (end + size[~granted] > 5_000).all()  # refused only when the block would not fit
+
+
+def test_the_spin_waits_end_when_another_thread_publishes_and_give_up_when_none_does():
+    from alphago_lite.search.kernels import wait_for_visits, wait_while_pending
+    ti, _, _ = (a[0] for a in tree.new_trees(1, 8))
+    ti[3, tree.I_STATUS], ti[3, tree.I_N] = tree.PENDING, 5
+    assert not wait_while_pending(ti, 3, 1000)  # nobody applies the leaf: bounded, then False
+    assert not wait_for_visits(ti, 3, 5, 1000)
+    assert wait_for_visits(ti, 3, 4, 1)  # the count already differs from what the caller saw
+
+    def publish():
+        time.sleep(0.05)  # the spinner below is waiting by then
+        ti[3, tree.I_N] = 6
+        ti[3, tree.I_STATUS] = tree.EXPANDED
+    for spin in (lambda: wait_while_pending(ti, 3, 2**62), lambda: wait_for_visits(ti, 3, 5, 2**62)):
+        ti[3, tree.I_STATUS], ti[3, tree.I_N] = tree.PENDING, 5
+        other = threading.Thread(target=publish)
+        other.start()
+        assert spin()  # returns only once the other thread's stores are seen (no bound in practice)
+        other.join()
 
 
 # ------------------------------------------------------------------------- valid trees ---

@@ -102,17 +102,26 @@ class SelfPlayingSearch:
         return done, time.perf_counter() - start
 
 
+BLOCK_SECONDS = 0.25
+
+
 def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
                                seconds: float, leaves: int = SearchConfig.leaves_per_round) -> list[float]:
-    """Simulations/s for each thread count. Their moves alternate, so that the load other programs
-    put on a shared machine falls on all of them alike."""
+    """Simulations/s for each thread count. They take turns in blocks of moves (BLOCK_SECONDS each),
+    so that the load other programs put on a shared machine falls on all of them alike. Blocks, not
+    single moves: turns of one move leave a multi-threaded run's second core idle for a whole search
+    of the others before each of its own, and its figure then measured how fast an idle virtual CPU
+    wakes up (hundreds of microseconds per 5 ms search here) more than the search."""
     runs = [SelfPlayingSearch(size, sims, slots, threads, leaves) for threads in thread_counts]
     done, spent = [0] * len(runs), [0.0] * len(runs)
     while sum(spent) < seconds * len(runs):
         for i, run in enumerate(runs):
-            d, t = run.move()
-            done[i] += d
-            spent[i] += t
+            block = 0.0
+            while block < BLOCK_SECONDS:
+                d, t = run.move()
+                done[i] += d
+                spent[i] += t
+                block += t
     for run in runs:
         run.search.close()
     return [d / t for d, t in zip(done, spent)]

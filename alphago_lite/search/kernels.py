@@ -76,6 +76,8 @@ def restrict_pass(state, legal_row):
 
 # what descend() found at the end of a walk
 NEW_LEAF, SCORED, COLLISION = 0, 1, 2
+# walks a round of collect_shared retries after spinning on a collision (see wait_while_pending)
+SPIN_RETRIES = 4
 
 
 @njit(cache=True, nogil=True)
@@ -216,20 +218,46 @@ def reserve_simulation(claimed, target):
 
 
 @njit(cache=True, nogil=True)
+def wait_while_pending(ti, node, max_loads):
+    """Spin (at most max_loads acquire loads) until another thread has applied the pending leaf
+    ``node``; True if it has. Cheaper than a sleep and a wake-up when that thread's round is
+    tens of microseconds from its end (an evaluator that answers at once)."""
+    for _ in range(max_loads):
+        if load_acquire(ti, (node, I_STATUS)) != PENDING:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def wait_for_visits(ti, node, seen, max_loads):
+    """Spin (at most max_loads acquire loads) until node's visit count differs from ``seen``, i.e.
+    another thread has backed a leaf up through it; True if it has."""
+    for _ in range(max_loads):
+        if load_acquire(ti, (node, I_N)) != seen:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
 def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget, wstate,
-                   whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch):
+                   whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch,
+                   spin_loads=0):
     """``collect_leaves`` for a tree that other threads search at the same time: each walk first
     reserves its simulation and the root's virtual loss. At most root N / spread leaves (at least
     one): a thread that stalls (preempted on a busy machine) holds back only that share of the
     search, whose virtual loss would otherwise steer all other walks away from its path while the
-    tree is young. Returns (rows written, leaves scored by the rules, whether the last walk
-    collided)."""
+    tree is young. A walk that collides before the round has anything ends the round, unless
+    ``spin_loads`` > 0: then the thread spins until the leaf it hit is applied (at most that many
+    loads, a few times) and walks again; only a caller with no leaf of its own pending may spin.
+    Returns (rows written, leaves scored by the rules, whether the last walk collided)."""
     t = root_state[core.H_MOVE_NUMBER]
     whist[:t + 1] = root_hist[:t + 1]
     root = meta[M_ROOT]
     row = row0
     scored = 0
-    for _ in range(min(max_leaves, max(1, ti[root, I_N] // spread))):
+    spins = SPIN_RETRIES if spin_loads > 0 else 0
+    limit = min(max_leaves, max(1, ti[root, I_N] // spread))
+    while row - row0 + scored < limit:
         if not reserve_simulation(claimed, target):
             break
         atomic_add(ti, (root, I_VL), 1)
@@ -238,7 +266,10 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
         if what == COLLISION:  # give the reservation back: another walk may find a free leaf
             atomic_add(ti, (root, I_VL), -1)
             atomic_add(claimed, 0, -1)
-            return row - row0, scored, True
+            if row > row0 or scored > 0 or spins == 0 or not wait_while_pending(ti, node, spin_loads):
+                return row - row0, scored, True
+            spins -= 1
+            continue
         if what == NEW_LEAF:
             encode_leaf(wstate, whist, params, fs_id, legal[row], planes[row])
             leaf_nodes[row] = node
