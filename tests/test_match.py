@@ -154,3 +154,25 @@ def test_a_5x5_match_against_gnugo_with_openings(tmp_path, capsys):
     assert "random:1 vs gnugo-0: 2 games (" in out
     first, second = (load_sgf(tmp_path / f"game_00{i}.sgf") for i in (0, 1))
     assert first.moves[:2] == second.moves[:2]  # the same opening, colours swapped
+
+
+@pytest.mark.slow  # two spawned processes, each importing torch and loading the net
+def test_a_match_in_two_processes_plays_the_games_of_one_process(tmp_path, capsys):
+    from alphago_lite.cli import main
+    common = ["match", "shipped:go5", "shipped:go5", "--size", "5", "--komi", "2.5", "--games", "4", "--visits", "8",
+              "--opening-moves", "2", "--seed", "3", "--precision", "fp32"]  # fp32: auto may time bf16 per process
+    moves = {}
+    for jobs in (1, 2):
+        out = tmp_path / f"jobs{jobs}"
+        assert main(common + ["--jobs", str(jobs), "--out", str(out)]) == 0
+        report = capsys.readouterr().out
+        assert "go5 vs go5: 4 games" in report and all(f"game {i}:" in report for i in range(4))
+        moves[jobs] = [load_sgf(out / f"game_00{i}.sgf").moves for i in range(4)]
+    assert moves[2] == moves[1]  # same openings, same deterministic players: the same four games
+    assert moves[1][0][:2] == moves[1][1][:2] != moves[1][2][:2]  # one opening per pair of games
+
+
+def test_jobs_must_be_positive(capsys):
+    from alphago_lite.cli import main
+    assert main(["match", "random:1", "random:2", "--jobs", "0"]) == 2
+    assert "--jobs must be at least 1, got 0" in capsys.readouterr().err

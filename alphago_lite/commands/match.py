@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 
 from alphago_lite.commands.play import board_size, check_device, finite_float
@@ -40,6 +41,9 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--opening-temperature", type=float, default=1.0,
                         help="temperature of the openings' policy (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the openings' draws")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="games played at once, each in its own process with its own players and one "
+                             "thread for its net (default 1); the same games as one process for the same --seed")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,13 +53,17 @@ def run(args: argparse.Namespace) -> int:
         if args.games < 1:
             raise ValueError(f"--games must be at least 1, got {args.games}")
         check_device(args.device)
-        for spec, precision in ((args.a, args.precision), (args.b, args.precision_b or args.precision)):
-            players.append(make_player(spec, visits=args.visits, device=args.device, precision=precision,
-                                       size=args.size))
+        if args.jobs < 1:
+            raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
+        specs = ((args.a, args.precision), (args.b, args.precision_b or args.precision))
+        factories = tuple(functools.partial(make_player, spec, visits=args.visits, device=args.device,
+                                            precision=precision, size=args.size) for spec, precision in specs)
+        for factory in factories:
+            players.append(factory())
         config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,
                              out_dir=args.out, opening_moves=args.opening_moves,
                              opening_temperature=args.opening_temperature, seed=args.seed)
-        report = run_match(players[0], players[1], config)
+        report = run_match(players[0], players[1], config, jobs=args.jobs, factories=factories)
     except ValueError as exc:
         print(f"alphago-lite match: {exc}", file=sys.stderr)
         return 2

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from alphago_lite.errors import UserError
+from alphago_lite.net.precision import Precision  # one list of names: the config checks against it
 
 CONFIG_VERSION = 1
 """Schema version written into every saved config; bump it when a key changes meaning."""
@@ -44,7 +45,6 @@ FeatureSet = Literal["agz", "rich"]
 Device = Literal["auto", "cpu", "cuda"]
 Optimizer = Literal["sgd", "adamw"]
 LrSchedule = Literal["constant", "cosine", "step"]
-Precision = Literal["auto", "fp32", "bf16"]
 InferenceBackend = Literal["torch", "openvino"]
 SearchAlgorithm = Literal["puct", "gumbel"]
 

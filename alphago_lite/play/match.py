@@ -245,31 +245,97 @@ def draw_opening(policy: Callable[[Game], np.ndarray], config: MatchConfig, rng:
     return moves
 
 
-def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], None] = print) -> MatchReport:
-    from alphago_lite.sgf.game import save_sgf, sgf_from_game
-    out = Path(config.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    outcomes = []
+@dataclass(frozen=True)
+class ScheduledGame:
+    """One game of a match: its number, A's colour and the opening it starts from."""
+    index: int
+    a_colour: int
+    opening: tuple[int, ...] = ()
+
+
+def schedule(a: Player, b: Player, config: MatchConfig) -> list[ScheduledGame]:
+    """Every game of the match, in order: colours alternate (A Black in even games) and each pair of
+    games shares one opening, drawn from the seeded generator in pair order, so that a match played
+    by several processes starts its games from the same positions as one played by one."""
     rng = np.random.default_rng(config.seed)
     policy = opening_policy(a, b) if config.opening_moves else None
-    opening: list[int] = []
+    games, opening = [], ()
     for index in range(config.games):
         a_colour = BLACK if index % 2 == 0 else WHITE
-        if policy is not None and a_colour == BLACK:  # a new opening for each pair of games
-            opening = draw_opening(policy, config, rng)
-        black, white = (a, b) if a_colour == BLACK else (b, a)
-        game, result, reason, winner = play_game(black, white, config.size, config.komi, config.max_moves,
-                                                 opening)
-        disputes = [] if reason == "resignation" or reason.startswith("illegal") else \
-            [d for d in (_dispute(p, winner) for p in (black, white)) if d]
-        path = out / f"game_{index:03d}.sgf"
-        save_sgf(path, sgf_from_game(game, black_player=black.name, white_player=white.name, result=result))
-        outcome = GameOutcome(index, a_colour, winner, result, reason, game.move_number, str(path),
-                              "; ".join(disputes) or None, tuple(game.history))
-        outcomes.append(outcome)
-        log(f"game {index}: {black.name} (B) vs {white.name} (W): {result} by {reason} after "
-            f"{game.move_number} moves -> {path}" + (f" [dispute: {outcome.dispute}]" if outcome.dispute else ""))
+        if policy is not None and a_colour == BLACK:
+            opening = tuple(draw_opening(policy, config, rng))
+        games.append(ScheduledGame(index, a_colour, opening))
+    return games
+
+
+def play_scheduled(a: Player, b: Player, config: MatchConfig, scheduled: ScheduledGame) -> GameOutcome:
+    """Play one scheduled game, save its SGF and ask the GTP engines whether they agree with the result."""
+    from alphago_lite.sgf.game import save_sgf, sgf_from_game
+    black, white = (a, b) if scheduled.a_colour == BLACK else (b, a)
+    game, result, reason, winner = play_game(black, white, config.size, config.komi, config.max_moves,
+                                             scheduled.opening)
+    disputes = [] if reason == "resignation" or reason.startswith("illegal") else \
+        [d for d in (_dispute(p, winner) for p in (black, white)) if d]
+    path = Path(config.out_dir) / f"game_{scheduled.index:03d}.sgf"
+    save_sgf(path, sgf_from_game(game, black_player=black.name, white_player=white.name, result=result))
+    return GameOutcome(scheduled.index, scheduled.a_colour, winner, result, reason, game.move_number, str(path),
+                       "; ".join(disputes) or None, tuple(game.history))
+
+
+def describe(outcome: GameOutcome, a_name: str, b_name: str) -> str:
+    black, white = (a_name, b_name) if outcome.a_colour == BLACK else (b_name, a_name)
+    dispute = f" [dispute: {outcome.dispute}]" if outcome.dispute else ""
+    return (f"game {outcome.index}: {black} (B) vs {white} (W): {outcome.result} by {outcome.reason} after "
+            f"{outcome.moves} moves -> {outcome.sgf_path}{dispute}")
+
+
+def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], None] = print, jobs: int = 1,
+              factories: tuple[Callable[[], Player], Callable[[], Player]] | None = None) -> MatchReport:
+    """Play the match and report A's results. ``jobs`` > 1 plays that many games at once, each process
+    with its own two players built by ``factories`` (picklable callables, e.g. partials of
+    ``make_player``); a and b then only draw the openings. Outcomes come back in game order whatever the
+    order the games end in."""
+    Path(config.out_dir).mkdir(parents=True, exist_ok=True)
+    games = schedule(a, b, config)
+    if jobs <= 1:
+        outcomes = []
+        for scheduled in games:
+            outcomes.append(play_scheduled(a, b, config, scheduled))
+            log(describe(outcomes[-1], a.name, b.name))
+        return MatchReport(a.name, b.name, tuple(outcomes))
+    if factories is None:
+        raise ValueError("a match in several processes needs the factories that build its players there")
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    # spawn, not fork: the parent may hold torch's thread pool and a GTP subprocess's pipes
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+                             initargs=(factories,)) as pool:
+        futures = [pool.submit(_play_in_worker, config, scheduled) for scheduled in games]
+        for future in as_completed(futures):
+            log(describe(future.result(), a.name, b.name))
+        outcomes = sorted((f.result() for f in futures), key=lambda o: o.index)
     return MatchReport(a.name, b.name, tuple(outcomes))
+
+
+_WORKER_PLAYERS: tuple[Player, Player] | None = None  # the two players of a match worker process
+
+
+def _start_worker(factories: tuple[Callable[[], Player], Callable[[], Player]]) -> None:
+    """A match worker: one thread for its net (the other processes have the other cores), its players
+    built once for all its games and closed (GNU Go stopped) when the process ends."""
+    global _WORKER_PLAYERS
+    from multiprocessing.util import Finalize
+
+    import torch
+    torch.set_num_threads(1)
+    _WORKER_PLAYERS = (factories[0](), factories[1]())
+    for player in _WORKER_PLAYERS:
+        Finalize(player, player.close, exitpriority=10)
+
+
+def _play_in_worker(config: MatchConfig, scheduled: ScheduledGame) -> GameOutcome:
+    a, b = _WORKER_PLAYERS
+    return play_scheduled(a, b, config, scheduled)
 
 
 @dataclass(frozen=True)
