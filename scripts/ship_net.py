@@ -4,6 +4,8 @@
     python scripts/ship_net.py package runs/go7/checkpoints/ckpt-00020000.pt --name go7 \\
         --config configs/go7.yaml --cpus 2 --machine "2-core Xeon (avx512_bf16), no GPU"
     # one measured match per call, from the log of the `alphago-lite match` that measured it
+    # a run warm-started from a shipped net (--init-from shipped:go7) adds that net's card (a copy):
+    #   package ... --continues-card /tmp/go7-before.json
     python scripts/ship_net.py strength go7 --log match-gnugo10.log --opponent gnugo:10 --visits 200 \\
         --command "alphago-lite match shipped gnugo:10 --size 7 --games 100 --visits 200 --opening-moves 4"
 
@@ -77,19 +79,27 @@ def package(args: argparse.Namespace) -> None:
         before = training_figures(Path(earlier).resolve().parent.parent, earlier_meta.step)
         figures = {key: figures[key] + before[key] for key in figures}
         steps += earlier_meta.step
+    hours = figures["seconds"] / 3600
+    cpu_hours = hours * args.cpus
+    if args.continues_card:  # a run warm-started from a shipped net: that net's training counts too
+        earlier = json.loads(Path(args.continues_card).read_text())
+        figures["games"] += earlier["games"]
+        figures["positions"] += earlier["positions"]
+        steps += earlier["learner_steps"]
+        hours += earlier["wall_clock_hours"]
+        cpu_hours += earlier["cpu_hours"]
     out = models_dir() / f"{args.name}.pt"
     if args.fp16:  # halves the file; loading copies the weights into the fp32 net
         model = model.half()
     save_checkpoint(out, model, feature_set=meta.feature_set, step=steps,
                     extra={"shipped_from": str(Path(args.checkpoint).resolve()),
                            "warm_started_from": [str(Path(p).resolve()) for p in args.warm_started_from]})
-    hours = figures["seconds"] / 3600
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                            check=True).stdout.strip()
     card = {"card_version": CARD_VERSION, "board_size": meta.board_size, "komi": cfg.game.komi,
             "config": str(args.config), "learner_steps": steps, "games": figures["games"],
             "positions": figures["positions"], "wall_clock_hours": round(hours, 3),
-            "cpu_hours": round(hours * args.cpus, 3), "machine": args.machine, "commit": commit, "strength": []}
+            "cpu_hours": round(cpu_hours, 3), "machine": args.machine, "commit": commit, "strength": []}
     # play, gtp and match search the shipped net as its training did (it has no run config beside it)
     card["search"] = {key: getattr(cfg.search, key) for key in SEARCH_KEYS_FROM_TRAINING}
     if args.note:
@@ -122,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="the checkpoint (inside its own run directory) the run was warm-started from with "
                         "--init-from: its run's steps, games, positions and time up to it are added (repeat "
                         "for a chain of warm starts)")
+    p.add_argument("--continues-card", metavar="CARD",
+                   help="the model card (a copy: package rewrites NAME.json) of the shipped net the run was "
+                        "warm-started from (--init-from shipped:NAME), whose run directory is gone: its steps, "
+                        "games, positions, wall-clock and CPU-hours are added")
     p.add_argument("--note", help="anything else a reader of the card must know (e.g. a warm start)")
     p.add_argument("--fp16", action="store_true", help="store the weights as fp16")
     p.set_defaults(func=package)

@@ -127,3 +127,15 @@ def test_the_training_before_a_warm_start_counts_in_the_card(run_dir, tmp_path, 
     assert (card.learner_steps, card.games, card.positions, card.wall_clock_hours) == (500, 150, 2500, 1.25)
     _, meta = load_model(card.checkpoint)
     assert meta.step == 500
+
+
+def test_a_run_warm_started_from_a_shipped_net_adds_that_nets_card(run_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
+    earlier = {"learner_steps": 1000, "games": 300, "positions": 6000, "wall_clock_hours": 0.5, "cpu_hours": 0.5}
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))  # one core for half an hour
+    ship("package", str(run_dir / "checkpoints" / "ckpt-00000400.pt"), "--name", "go5", "--config", "c.yaml",
+         "--cpus", "2", "--machine", "m", "--commit", "c", "--continues-card", str(tmp_path / "earlier.json"))
+    card = read_card(tmp_path / "models" / "go5.json")
+    # this run: 400 steps, 120 games, 2000 positions in 1 h on 2 cores
+    assert (card.learner_steps, card.games, card.positions) == (1400, 420, 8000)
+    assert (card.wall_clock_hours, card.cpu_hours) == (1.5, 2.5)
