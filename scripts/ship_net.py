@@ -3,9 +3,9 @@
     # the net (weights only: no optimizer state) and a card with the run's training figures
     python scripts/ship_net.py package runs/go7/checkpoints/ckpt-00020000.pt --name go7 \\
         --config configs/go7.yaml --cpus 2 --machine "2-core Xeon (avx512_bf16), no GPU"
-    # one measured match per call, from the log of the `alphago-lite match` that measured it
     # a run warm-started from a shipped net (--init-from shipped:go7) adds that net's card (a copy):
     #   package ... --continues-card /tmp/go7-before.json
+    # one measured match per call, from the log of the `alphago-lite match` that measured it
     python scripts/ship_net.py strength go7 --log match-gnugo10.log --opponent gnugo:10 --visits 200 \\
         --command "alphago-lite match shipped gnugo:10 --size 7 --games 100 --visits 200 --opening-moves 4"
 
