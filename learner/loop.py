@@ -59,6 +59,8 @@ class TrainingRun:
         save_config(cfg, str(self.run_dir))
         self.max_steps = cfg.learner.total_steps if max_steps is None else max_steps
         self.device = "cuda" if torch.cuda.is_available() and cfg.inference.device != "cpu" else "cpu"
+        if self.device == "cpu" and cfg.learner.cpu_threads:
+            torch.set_num_threads(cfg.learner.cpu_threads)  # see LearnerConfig.cpu_threads
         fs = cfg.model.feature_set
         torch.manual_seed(cfg.seed)  # before building the net: its initial weights follow the seed
         model = build_model(cfg.model, cfg.game.size, num_planes(fs))
