@@ -69,6 +69,19 @@ def test_run_dir_with_checkpoints_needs_resume(tmp_path):
         TrainingRun(cfg)
 
 
+@pytest.mark.parametrize("threads, expected", [(1, 1), (0, None)])
+def test_the_learner_trains_on_cpu_with_learner_cpu_threads(tmp_path, threads, expected):
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        TrainingRun(tiny(tmp_path / f"run{threads}", "inference.device=cpu", f"learner.cpu_threads={threads}"))
+        # 1: one thread, whatever the machine has; 0: torch's own choice is left alone
+        assert torch.get_num_threads() == (2 if expected is None else expected)
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.slow
 def test_replay_sampler_resumes_from_its_saved_state(ray_cluster, tmp_path):
     """A resumed buffer draws the batches the stopped one would have drawn next, not the first ones again."""
