@@ -65,6 +65,19 @@ def parse_match_summary(text: str) -> dict:
     return found
 
 
+def continued_card(path: Path, written: Path, board_size: int, komi: float):
+    """The card of the shipped net a run was warm-started from, checked: not the card ``package`` is about
+    to write (a second package would count its training twice), and of the same board size and komi."""
+    if path.resolve() == written.resolve():
+        raise SystemExit(f"--continues-card {path} is the card this package rewrites: give a copy made "
+                         "before the first package (a second one would add its training again)")
+    card = read_card(path)
+    if (card.board_size, card.komi) != (board_size, komi):
+        raise SystemExit(f"--continues-card {path} is a {card.board_size}x{card.board_size} net at komi "
+                         f"{card.komi:g}; this run is {board_size}x{board_size} at komi {komi:g}")
+    return card
+
+
 def package(args: argparse.Namespace) -> None:
     model, meta = load_model(args.checkpoint)
     run_dir = Path(args.checkpoint).resolve().parent.parent
@@ -81,19 +94,23 @@ def package(args: argparse.Namespace) -> None:
         steps += earlier_meta.step
     hours = figures["seconds"] / 3600
     cpu_hours = hours * args.cpus
-    if args.continues_card:  # a run warm-started from a shipped net: that net's training counts too
-        earlier = json.loads(Path(args.continues_card).read_text())
-        figures["games"] += earlier["games"]
-        figures["positions"] += earlier["positions"]
-        steps += earlier["learner_steps"]
-        hours += earlier["wall_clock_hours"]
-        cpu_hours += earlier["cpu_hours"]
     out = models_dir() / f"{args.name}.pt"
+    continued = None
+    if args.continues_card:  # a run warm-started from a shipped net: that net's training counts too
+        continued = continued_card(Path(args.continues_card), out.with_suffix(".json"), meta.board_size,
+                                   cfg.game.komi)
+        figures["games"] += continued.games
+        figures["positions"] += continued.positions
+        steps += continued.learner_steps
+        hours += continued.wall_clock_hours
+        cpu_hours += continued.cpu_hours
     if args.fp16:  # halves the file; loading copies the weights into the fp32 net
         model = model.half()
     save_checkpoint(out, model, feature_set=meta.feature_set, step=steps,
                     extra={"shipped_from": str(Path(args.checkpoint).resolve()),
-                           "warm_started_from": [str(Path(p).resolve()) for p in args.warm_started_from]})
+                           "warm_started_from": [str(Path(p).resolve()) for p in args.warm_started_from],
+                           "continues_card": None if continued is None else json.loads(
+                               Path(args.continues_card).read_text())})
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                            check=True).stdout.strip()
     card = {"card_version": CARD_VERSION, "board_size": meta.board_size, "komi": cfg.game.komi,

@@ -97,6 +97,7 @@ def test_openvino_server_swaps_weights_mid_stream(ray_cluster):
     client = RemoteEvaluator([server], SIZE, "agz")
     work = batches(30, 4, seed=8)
     refs = [client.submit(p, l) for p, l in work[:10]]
+    assert client.result(refs[0], timeout=60).weights_version == 0
     swap = server.set_weights.remote(1, ray.put(net(1).state_dict()))  # compiled beside the forwards
     refs += [client.submit(p, l) for p, l in work[10:20]]
     assert ray.get(swap) == 1

@@ -131,11 +131,21 @@ def test_the_training_before_a_warm_start_counts_in_the_card(run_dir, tmp_path, 
 
 def test_a_run_warm_started_from_a_shipped_net_adds_that_nets_card(run_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("ALPHAGO_LITE_MODELS_DIR", str(tmp_path / "models"))
-    earlier = {"learner_steps": 1000, "games": 300, "positions": 6000, "wall_clock_hours": 0.5, "cpu_hours": 0.5}
-    (tmp_path / "earlier.json").write_text(json.dumps(earlier))  # one core for half an hour
-    ship("package", str(run_dir / "checkpoints" / "ckpt-00000400.pt"), "--name", "go5", "--config", "c.yaml",
-         "--cpus", "2", "--machine", "m", "--commit", "c", "--continues-card", str(tmp_path / "earlier.json"))
+    args = ("package", str(run_dir / "checkpoints" / "ckpt-00000400.pt"), "--name", "go5", "--config", "c.yaml",
+            "--cpus", "2", "--machine", "m", "--commit", "c")
+    earlier = {"card_version": 1, "board_size": 5, "komi": 2.5, "config": "configs/go5.yaml", "learner_steps": 1000,
+               "games": 300, "positions": 6000, "wall_clock_hours": 0.5, "cpu_hours": 0.5, "machine": "m",
+               "commit": "b", "strength": []}  # one core for half an hour
+    (tmp_path / "earlier.json").write_text(json.dumps(earlier))
+    ship(*args, "--continues-card", str(tmp_path / "earlier.json"))
     card = read_card(tmp_path / "models" / "go5.json")
     # this run: 400 steps, 120 games, 2000 positions in 1 h on 2 cores
     assert (card.learner_steps, card.games, card.positions) == (1400, 420, 8000)
     assert (card.wall_clock_hours, card.cpu_hours) == (1.5, 2.5)
+    _, meta = load_model(card.checkpoint)
+    assert meta.extra["continues_card"]["commit"] == "b"  # where the earlier training is described
+    with pytest.raises(SystemExit, match="the card this package rewrites"):
+        ship(*args, "--continues-card", str(tmp_path / "models" / "go5.json"))
+    (tmp_path / "earlier.json").write_text(json.dumps({**earlier, "board_size": 7, "komi": 7.5}))
+    with pytest.raises(SystemExit, match="is a 7x7 net at komi 7.5; this run is 5x5 at komi 2.5"):
+        ship(*args, "--continues-card", str(tmp_path / "earlier.json"))

@@ -42,8 +42,15 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
                         help="temperature of the openings' policy (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the openings' draws")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
-                        help="games played at once, each in its own process with its own players and one "
-                             "thread for its net (default 1); the same games as one process for the same --seed")
+                        help="games played at once, in N worker processes, each with its own players and one "
+                             "thread for its net (default 1); the same colours and openings as one process for "
+                             "the same --seed, and the same games where both players are deterministic")
+
+
+def resolved_precision(player, asked: str) -> str:
+    """The number format ``player``'s net runs in (fp32 or bf16), or ``asked`` for a player without a net."""
+    evaluator = getattr(getattr(player, "agent", None), "evaluator", None)
+    return getattr(evaluator, "precision", asked)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,10 +63,14 @@ def run(args: argparse.Namespace) -> int:
         if args.jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         specs = ((args.a, args.precision), (args.b, args.precision_b or args.precision))
+        for spec, precision in specs:
+            players.append(make_player(spec, visits=args.visits, device=args.device, precision=precision,
+                                       size=args.size))
+        # worker processes build the same players, in the number format this process resolved ('auto'
+        # times bf16 against fp32 and could decide otherwise in each process)
         factories = tuple(functools.partial(make_player, spec, visits=args.visits, device=args.device,
-                                            precision=precision, size=args.size) for spec, precision in specs)
-        for factory in factories:
-            players.append(factory())
+                                            precision=resolved_precision(player, precision), size=args.size)
+                          for (spec, precision), player in zip(specs, players))
         config = MatchConfig(games=args.games, size=args.size, komi=args.komi, max_moves=args.max_moves,
                              out_dir=args.out, opening_moves=args.opening_moves,
                              opening_temperature=args.opening_temperature, seed=args.seed)

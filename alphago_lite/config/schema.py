@@ -355,7 +355,8 @@ class LearnerConfig(_Section):
         "gives bf16 (AMX, or avx512_bf16 when a short timing of a training step finds it faster).")
     value_loss_weight: float = option(1.0, "Weight of the value loss relative to the policy loss.", ge=0)
     cpu_threads: int = option(
-        1, "Threads of the learner's torch ops when it trains on the CPU; 0 = torch's default (every core). "
+        1, "Torch threads of the learner's process when it trains on the CPU; 0 leaves torch's setting alone "
+        "(its default: the machine's cores). "
         "1 because self-play has the other cores: torch's threads wait for each other at every op, and a "
         "thread whose core another process holds stalls them all (measured on 2 cores while self-play ran: "
         "a 4x32 7x7 step of 64 positions took 19 ms with 1 thread, 1.4 s with 2).", ge=0)

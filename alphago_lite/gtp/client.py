@@ -29,6 +29,9 @@ class GtpCommandError(RuntimeError):
         self.command, self.message = command, message
         super().__init__(f"engine rejected {command!r}: {message}")
 
+    def __reduce__(self):  # rebuilt from both fields (a match worker process hands it to the parent)
+        return type(self), (self.command, self.message)
+
 
 def find_gnugo() -> str | None:
     """GNU Go's path: on PATH, or where Debian puts it (/usr/games is not on every PATH)."""

@@ -291,10 +291,12 @@ def describe(outcome: GameOutcome, a_name: str, b_name: str) -> str:
 
 def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], None] = print, jobs: int = 1,
               factories: tuple[Callable[[], Player], Callable[[], Player]] | None = None) -> MatchReport:
-    """Play the match and report A's results. ``jobs`` > 1 plays that many games at once, each process
-    with its own two players built by ``factories`` (picklable callables, e.g. partials of
-    ``make_player``); a and b then only draw the openings. Outcomes come back in game order whatever the
-    order the games end in."""
+    """Play the match and report A's results. ``jobs`` > 1 plays that many games at once in as many
+    worker processes, each with its own two players built once by ``factories`` (picklable callables,
+    e.g. partials of ``make_player``); a and b then only draw the openings. The schedule (colours,
+    openings) is the same as with one process; the games too where both players are deterministic
+    (a net's search; not ``random:SEED``, whose generator runs on from game to game in each process).
+    Outcomes come back in game order whatever the order the games end in."""
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     games = schedule(a, b, config)
     if jobs <= 1:
@@ -307,12 +309,17 @@ def run_match(a: Player, b: Player, config: MatchConfig, log: Callable[[str], No
         raise ValueError("a match in several processes needs the factories that build its players there")
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    log(f"match: {len(games)} games in {jobs} processes")
     # spawn, not fork: the parent may hold torch's thread pool and a GTP subprocess's pipes
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
                              initargs=(factories,)) as pool:
         futures = [pool.submit(_play_in_worker, config, scheduled) for scheduled in games]
-        for future in as_completed(futures):
-            log(describe(future.result(), a.name, b.name))
+        try:
+            for future in as_completed(futures):
+                log(describe(future.result(), a.name, b.name))
+        except BaseException:  # a failed game or Ctrl-C: the games not yet started are not played
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
         outcomes = sorted((f.result() for f in futures), key=lambda o: o.index)
     return MatchReport(a.name, b.name, tuple(outcomes))
 

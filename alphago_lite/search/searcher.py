@@ -361,7 +361,9 @@ class BatchedSearch:
         if not scored:
             root = int(self.meta[0, tree.M_ROOT])
             seen = int(self.ti[0, root, tree.I_N])
-            if PROGRESS_SPIN_LOADS and kernels.wait_for_visits(self.ti[0], root, seen, PROGRESS_SPIN_LOADS):
+            # only when the others' backups are a round away: behind a net's forward (milliseconds) the
+            # spin would time out, taking CPU from the evaluation
+            if self._answers_at_once and kernels.wait_for_visits(self.ti[0], root, seen, PROGRESS_SPIN_LOADS):
                 return False
             with self._progress:
                 self._waiting += 1
