@@ -67,7 +67,8 @@ def parse_match_summary(text: str) -> dict:
 
 def continued_card(path: Path, written: Path, board_size: int, komi: float):
     """The card of the shipped net a run was warm-started from, checked: not the card ``package`` is about
-    to write (a second package would count its training twice), and of the same board size and komi."""
+    to write (a second package would count its training twice), and of the same board size and komi.
+    Returns it read (``ModelCard``) and as stored (the dict the new net keeps in its extra)."""
     if path.resolve() == written.resolve():
         raise SystemExit(f"--continues-card {path} is the card this package rewrites: give a copy made "
                          "before the first package (a second one would add its training again)")
@@ -75,7 +76,7 @@ def continued_card(path: Path, written: Path, board_size: int, komi: float):
     if (card.board_size, card.komi) != (board_size, komi):
         raise SystemExit(f"--continues-card {path} is a {card.board_size}x{card.board_size} net at komi "
                          f"{card.komi:g}; this run is {board_size}x{board_size} at komi {komi:g}")
-    return card
+    return card, json.loads(path.read_text())  # read_card has checked it is JSON
 
 
 def package(args: argparse.Namespace) -> None:
@@ -95,10 +96,10 @@ def package(args: argparse.Namespace) -> None:
     hours = figures["seconds"] / 3600
     cpu_hours = hours * args.cpus
     out = models_dir() / f"{args.name}.pt"
-    continued = None
+    continued, continued_raw = None, None
     if args.continues_card:  # a run warm-started from a shipped net: that net's training counts too
-        continued = continued_card(Path(args.continues_card), out.with_suffix(".json"), meta.board_size,
-                                   cfg.game.komi)
+        continued, continued_raw = continued_card(Path(args.continues_card), out.with_suffix(".json"),
+                                                   meta.board_size, cfg.game.komi)
         figures["games"] += continued.games
         figures["positions"] += continued.positions
         steps += continued.learner_steps
@@ -109,8 +110,7 @@ def package(args: argparse.Namespace) -> None:
     save_checkpoint(out, model, feature_set=meta.feature_set, step=steps,
                     extra={"shipped_from": str(Path(args.checkpoint).resolve()),
                            "warm_started_from": [str(Path(p).resolve()) for p in args.warm_started_from],
-                           "continues_card": None if continued is None else json.loads(
-                               Path(args.continues_card).read_text())})
+                           "continues_card": continued_raw})
     commit = args.commit or subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
                                            check=True).stdout.strip()
     card = {"card_version": CARD_VERSION, "board_size": meta.board_size, "komi": cfg.game.komi,

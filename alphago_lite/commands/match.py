@@ -49,8 +49,8 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolved_precision(player, asked: str) -> str:
     """The number format ``player``'s net runs in (fp32 or bf16), or ``asked`` for a player without a net."""
-    evaluator = getattr(getattr(player, "agent", None), "evaluator", None)
-    return getattr(evaluator, "precision", asked)
+    from alphago_lite.play.match import player_evaluator
+    return getattr(player_evaluator(player), "precision", asked)
 
 
 def run(args: argparse.Namespace) -> int:

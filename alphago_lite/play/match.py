@@ -212,11 +212,16 @@ def _dispute(player: Player, our_winner: int) -> str | None:
     return None if their_winner == our_winner else f"{player.name} scores {theirs}"
 
 
+def player_evaluator(player: Player):
+    """The evaluator of a player's net (our agents), or None (GTP engines, random players)."""
+    return getattr(getattr(player, "agent", None), "evaluator", None)
+
+
 def opening_policy(a: Player, b: Player) -> Callable[[Game], np.ndarray]:
     """Move probabilities [S*S+1] the openings are drawn from: the raw policy of A's net, else B's, else
     uniform over the moves that neither pass nor fill an own eye."""
     for player in (a, b):
-        evaluator = getattr(getattr(player, "agent", None), "evaluator", None)
+        evaluator = player_evaluator(player)
         if evaluator is not None:
             net = PolicyAgent(evaluator)
             return lambda game: net.evaluate(game)[0]

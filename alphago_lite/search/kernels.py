@@ -218,24 +218,26 @@ def reserve_simulation(claimed, target):
 
 
 @njit(cache=True, nogil=True)
-def wait_while_pending(ti, node, max_loads):
-    """Spin (at most max_loads acquire loads) until another thread has applied the pending leaf
-    ``node``; True if it has. Cheaper than a sleep and a wake-up when that thread's round is
+def wait_until_changed(ti, node, column, seen, max_loads):
+    """Spin (at most max_loads acquire loads) until ti[node, column] differs from ``seen`` (another
+    thread wrote it); True if it did. Cheaper than a sleep and a wake-up when that thread's round is
     tens of microseconds from its end (an evaluator that answers at once)."""
     for _ in range(max_loads):
-        if load_acquire(ti, (node, I_STATUS)) != PENDING:
+        if load_acquire(ti, (node, column)) != seen:
             return True
     return False
 
 
 @njit(cache=True, nogil=True)
+def wait_while_pending(ti, node, max_loads):
+    """Until another thread has applied the pending leaf ``node``."""
+    return wait_until_changed(ti, node, I_STATUS, PENDING, max_loads)
+
+
+@njit(cache=True, nogil=True)
 def wait_for_visits(ti, node, seen, max_loads):
-    """Spin (at most max_loads acquire loads) until node's visit count differs from ``seen``, i.e.
-    another thread has backed a leaf up through it; True if it has."""
-    for _ in range(max_loads):
-        if load_acquire(ti, (node, I_N)) != seen:
-            return True
-    return False
+    """Until node's visit count differs from ``seen``: another thread backed a leaf up through it."""
+    return wait_until_changed(ti, node, I_N, seen, max_loads)
 
 
 @njit(cache=True, nogil=True)
