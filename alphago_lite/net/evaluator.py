@@ -195,7 +195,10 @@ class InProcessEvaluator(Evaluator):
             # Process-wide setting. Torch counts the machine's cores, which overcounts inside a cpuset;
             # more threads than CPUs we may use only adds contention.
             torch.set_num_threads(cpu_threads or min(torch.get_num_threads(), default_cpu_threads()))
-            self.model = model.to(self.device).eval()
+            # channels_last (NHWC) lets oneDNN run bf16 convolutions on AMX / avx512_bf16 without reordering
+            # every tensor: measured on a 2-core Xeon with AMX, 4x48 9x9 batch 128, one thread, bf16
+            # autocast 6,463-6,758 evals/s NHWC against 2,029-3,432 NCHW (fp32 about the same either way)
+            self.model = model.to(self.device, memory_format=torch.channels_last).eval()
             self._gpu = None
             self.precision = resolve_precision(precision, "cpu", trial=self._precision_trial)
 
@@ -250,7 +253,7 @@ class InProcessEvaluator(Evaluator):
 
     def _cpu_forward(self, planes: torch.Tensor, precision: str) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            return self.model(planes.to(torch.float32))
+            return self.model(planes.to(torch.float32).contiguous(memory_format=torch.channels_last))
 
     def _precision_trial(self) -> str:
         planes = torch.zeros((min(self.max_batch, TRIAL_BATCH), self.in_planes, self.board_size, self.board_size),
@@ -275,7 +278,7 @@ class InProcessEvaluator(Evaluator):
             raise NotImplementedError("this net has no ownership head (model.ownership_head is false)")
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(planes)).to(self.device, torch.float32)
-            logits, value, ownership = self.model.heads(x)
+            logits, value, ownership = self.model.heads(x.contiguous(memory_format=torch.channels_last))
             policy = masked_softmax(logits, torch.from_numpy(np.ascontiguousarray(legal)).to(self.device))
         return policy.cpu().numpy(), value.float().cpu().numpy(), ownership.float().cpu().numpy()
 
