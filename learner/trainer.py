@@ -46,8 +46,12 @@ class Trainer:
     """Owns the model in train mode, its optimizer and the step counter."""
 
     def __init__(self, model: torch.nn.Module, cfg: LearnerConfig, device: str = "cpu", step: int = 0):
-        self.model, self.cfg, self.step = model.to(device), cfg, step
+        self.cfg, self.step = cfg, step
         self.device = torch.device(device)
+        # On CPU, channels_last (NHWC) spares oneDNN a reorder per convolution: a 4x48 9x9 bf16 step of
+        # 128 positions ran 542-567 steps/min against 407-419 in NCHW (2-core Xeon with AMX, 1 thread)
+        self.model = model.to(self.device, memory_format=torch.channels_last) if self.device.type == "cpu" \
+            else model.to(self.device)
         self.optimizer = build_optimizer(self.model, cfg)
         # bf16 autocast where it pays: GPU, AMX, or an avx512_bf16 CPU where a timed step finds it faster
         self.autocast = cfg.mixed_precision and \
