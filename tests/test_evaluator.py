@@ -53,6 +53,12 @@ def test_uniform_evaluator():
     policy, value = ev.evaluate(np.zeros((2, 17, 3, 3), dtype=np.uint8), legal)
     assert np.allclose(policy[0], np.where(legal[0], 1 / 3, 0)) and np.array_equal(policy[1], legal[1])
     assert policy.dtype == np.float32 and value.dtype == np.float32 and np.array_equal(value, [0, 0])
+    # its checks are the protocol's, though most of them run in compiled code
+    with pytest.raises(EvaluatorInputError, match=r"legal must be bool \[2, 10\]"):
+        ev.evaluate(np.zeros((2, 17, 3, 3), dtype=np.uint8), legal[:, :-1])
+    legal[1, 9] = False
+    with pytest.raises(EvaluatorInputError, match=r"positions \[1\] have no legal move"):
+        ev.evaluate(np.zeros((2, 17, 3, 3), dtype=np.uint8), legal)
 
 
 def test_in_process_matches_plain_forward_and_masks():

@@ -65,6 +65,17 @@ class EvaluatorInputError(ValueError):
 
 def check_batch(planes: np.ndarray, legal: np.ndarray, board_size: int, in_planes: int | None = None) -> None:
     """Raise ``EvaluatorInputError`` unless the arrays follow the protocol for this board size."""
+    check_batch_arrays(planes, legal, board_size, in_planes)
+    if len(legal) and not legal.any(axis=1).all():
+        raise_no_legal_move(np.flatnonzero(~legal.any(axis=1)))
+
+
+def raise_no_legal_move(rows: np.ndarray) -> None:
+    raise EvaluatorInputError(f"positions {rows[:5].tolist()} have no legal move (pass should always be legal)")
+
+
+def check_batch_arrays(planes: np.ndarray, legal: np.ndarray, board_size: int, in_planes: int | None = None) -> None:
+    """``check_batch`` without the scan for rows with no legal move: the arrays' types and shapes."""
     s = board_size
     if not isinstance(planes, np.ndarray) or planes.dtype != np.uint8 or planes.ndim != 4 \
             or planes.shape[2:] != (s, s) or (in_planes is not None and planes.shape[1] != in_planes):
@@ -75,9 +86,6 @@ def check_batch(planes: np.ndarray, legal: np.ndarray, board_size: int, in_plane
     if not isinstance(legal, np.ndarray) or legal.dtype != np.bool_ or legal.shape != (batch, s * s + 1):
         got = f"{legal.dtype} {legal.shape}" if isinstance(legal, np.ndarray) else type(legal).__name__
         raise EvaluatorInputError(f"legal must be bool [{batch}, {s * s + 1}], got {got}")
-    if batch and not legal.any(axis=1).all():
-        rows = np.flatnonzero(~legal.any(axis=1))[:5].tolist()
-        raise EvaluatorInputError(f"positions {rows} have no legal move (pass should always be legal)")
 
 
 def masked_softmax(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
@@ -104,16 +112,20 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 @njit(cache=True, nogil=True)
-def _uniform_policy(legal, policy):
-    """policy[i] = legal[i] / (legal moves of row i); compiled without the GIL so that evaluating in a
-    background thread does not stall the search threads."""
+def _uniform_answer(legal, no_legal_move):
+    """policy[i] = legal[i] / (legal moves of row i), value 0; rows with no legal move are marked in
+    ``no_legal_move``. One compiled call, without the GIL: a tree thread calls it every round of tens
+    of microseconds, beside other threads that need the GIL."""
+    policy = np.empty(legal.shape, np.float32)
     for i in range(legal.shape[0]):
         count = 0
         for m in range(legal.shape[1]):
             count += legal[i, m]
+        no_legal_move[i] = count == 0
         share = np.float32(1.0 / max(count, 1))
         for m in range(legal.shape[1]):
             policy[i, m] = share if legal[i, m] else np.float32(0.0)
+    return policy, np.zeros(legal.shape[0], np.float32), no_legal_move.any()
 
 
 def evaluate_in_chunks(forward, planes: np.ndarray, legal: np.ndarray,
@@ -141,10 +153,12 @@ class UniformEvaluator(Evaluator):
         self.feature_set = feature_set
 
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        check_batch(planes, legal, self.board_size)
-        policy = np.empty(legal.shape, np.float32)
-        _uniform_policy(legal, policy)
-        return policy, np.zeros(len(legal), dtype=np.float32)
+        check_batch_arrays(planes, legal, self.board_size)
+        no_legal_move = np.empty(len(legal), np.bool_)
+        policy, value, any_bad = _uniform_answer(legal, no_legal_move)
+        if any_bad:
+            raise_no_legal_move(np.flatnonzero(no_legal_move))
+        return policy, value
 
 
 class InProcessEvaluator(Evaluator):

@@ -25,7 +25,7 @@ from numba import njit
 from alphago_lite.go import core
 from alphago_lite.net.features import encode_into
 from alphago_lite.search import gumbel
-from alphago_lite.search.atomics import atomic_add, atomic_cas, load_acquire
+from alphago_lite.search.atomics import atomic_add, load_acquire
 from alphago_lite.search.tree import (
     EXPANDED,
     F_TERMINAL,
@@ -208,13 +208,17 @@ def games_done(ti, meta, targets):
 
 @njit(cache=True, nogil=True)
 def reserve_simulation(claimed, target):
-    """Take one of the search's simulations (claimed[0] counts them); False once all are taken."""
-    while True:
-        taken = load_acquire(claimed, 0)
-        if taken >= target:
-            return False
-        if atomic_cas(claimed, 0, taken, taken + 1) == taken:
-            return True
+    """Take one of the search's simulations (claimed[0] counts them); False once all are taken.
+    One fetch-and-add, never a retry: a compare-and-swap loop fails and goes round again whenever
+    another thread took one in between, which on one hot cache line is most of the time. A thread
+    that overshoots gives its take back at once, so claimed[0] may pass the target for an instant
+    but the threads together never take more than the target."""
+    if load_acquire(claimed, 0) >= target:  # the common exit: no write to the shared line
+        return False
+    if atomic_add(claimed, 0, 1) < target:
+        return True
+    atomic_add(claimed, 0, -1)
+    return False
 
 
 @njit(cache=True, nogil=True)
@@ -292,6 +296,21 @@ def apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, count):
         if not expand(ti, tf, meta, node, legal[r], policy[k], True):
             set_status(ti, node, FRESH, True)  # tree full: stays a leaf, evaluated again if reached
         backup(ti, tf, node, values[k], True)
+
+
+@njit(cache=True, nogil=True)
+def apply_then_collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget,
+                              wstate, whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0,
+                              scratch, policy, values, applied, spin_loads):
+    """``apply_shared`` of the ``applied`` rows evaluated last round, then ``collect_shared`` of the next
+    round's, in one call: for an evaluator that answers at once, whose rounds are tens of microseconds,
+    each call into compiled code (unboxing its arguments) and each hand-back of the GIL that another
+    tree thread may be waiting for is a real share of the round. With nothing of ours pending after
+    the apply, the collect may spin on a collision."""
+    apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, applied)
+    return collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget,
+                          wstate, whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0,
+                          scratch, spin_loads)
 
 
 @njit(cache=True, nogil=True)

@@ -316,18 +316,27 @@ class BatchedSearch:
         return collect, apply, planes[row0:row0 + self.leaves], legal[row0:row0 + self.leaves]
 
     def _shared_rounds_at_once(self, i: int, target: int) -> None:
-        """Gather a batch, have it answered in this thread and apply it at once (its leaves hold
-        virtual loss no longer than that), again and again."""
+        """Gather a batch and have it answered in this thread; apply it in the same compiled call that
+        gathers the next (its leaves hold virtual loss no longer than that), again and again."""
         collect, apply, planes, legal = self._shared_steps(i, 0, target)
+        # collect's arguments, and after them the last round's answers (kernels.apply_then_collect_shared)
+        step = functools.partial(kernels.apply_then_collect_shared, *collect.args)
+        policy, values = np.zeros((0, self.moves), np.float32), np.zeros(0, np.float32)
+        applied = 0
         while not self._failed.is_set():
-            count, scored, collided = collect(COLLISION_SPIN_LOADS)  # nothing of ours is pending here
+            # nothing of ours is pending once the last round is applied: the walks may spin on a collision
+            count, scored, collided = step(policy, values, applied, COLLISION_SPIN_LOADS)
+            if applied:
+                self.evaluations_by_range[i] += applied
+                self._notify_progress()
+                applied = 0
             if count:
                 policy, values = self.evaluator.evaluate(planes[:count], legal[:count])
-                apply(policy, values, count)
-                self.evaluations_by_range[i] += count
-                self._notify_progress()
+                applied = count
             elif self._shared_tree_done(target, scored, collided):
                 return
+        if applied:  # another thread failed: leave no leaf of ours pending
+            apply(policy, values, applied)
 
     def _shared_rounds_pipelined(self, i: int, target: int) -> None:
         """Two batches in flight: apply one's evaluations, gather it again and send it off; then the
