@@ -42,7 +42,7 @@ class EvaluationActor:
                           games=ec.eval_games, simulations=ec.eval_simulations, seed=seed)
 
 
-def spare_cpus(cfg: Config) -> int:
+def spare_cpus(cfg: Config) -> float:
     """CPUs left once the learner, the inference servers and the search workers have theirs (counted
     from the config, not from what Ray has placed so far: workers still starting would lose their CPU)."""
     return _cpus_for_search(cfg) - worker_count(cfg) * worker_cpus(cfg)

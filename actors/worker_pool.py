@@ -12,6 +12,8 @@ waits for a free CPU wherever one comes; the other workers go on meanwhile.
 """
 from __future__ import annotations
 
+import math
+
 import ray
 
 from actors.cluster import largest_node_cpus
@@ -22,9 +24,12 @@ from alphago_lite.errors import UserError
 
 
 def worker_count(cfg: Config) -> int:
+    """``selfplay.num_workers``, or for 0 as many as the CPUs left for search hold (at least one CPU's
+    worth: ``selfplay.workers_per_cpu`` workers of one thread)."""
     if cfg.selfplay.num_workers:
         return cfg.selfplay.num_workers
-    return max(1, _cpus_for_search(cfg) // worker_cpus(cfg))
+    cpus = worker_cpus(cfg)
+    return max(round(1 / cpus) if cpus < 1 else 1, int(_cpus_for_search(cfg) / cpus))
 
 
 def _cpus_for_search(cfg: Config) -> int:
@@ -34,11 +39,14 @@ def _cpus_for_search(cfg: Config) -> int:
     return cpus - 1 - servers * resources["num_cpus"]
 
 
-def worker_cpus(cfg: Config) -> int:
+def worker_cpus(cfg: Config) -> float:
     """CPUs one search worker reserves: one per search thread (numba kernels run truly in parallel),
     but never more than the CPUs left for search or than the largest node has, or it could never be
-    placed (its threads then share fewer CPUs)."""
-    return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node_cpus()))
+    placed (its threads then share fewer CPUs). A worker of one thread reserves 1 / workers_per_cpu:
+    with inference on the CPU it waits for the net most of the time (go9_cpu on 2 cores: 16% of a
+    core each), and a second one keeps the server's batches fuller."""
+    whole = max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node_cpus()))
+    return 1 / cfg.selfplay.workers_per_cpu if cfg.search.threads == 1 else whole
 
 
 def check_capacity(cfg: Config) -> None:
@@ -56,10 +64,10 @@ def check_capacity(cfg: Config) -> None:
     server_cpus = servers * resources["num_cpus"]
     needed = server_cpus + worker_cpus(cfg)
     if needed > cpus:
-        raise UserError(f"the cluster has {_count(cpus, 'CPU')} and this run needs at least {needed}: "
+        raise UserError(f"the cluster has {_count(cpus, 'CPU')} and this run needs at least {needed:g}: "
                         f"{server_cpus} for {_count(servers, 'inference server')} ({asked}, inference.cpu_threads="
-                        f"{cfg.inference.cpu_threads}) and {worker_cpus(cfg)} for a search worker; give it more "
-                        f"(cluster.num_cpus={needed} for a local one) or ask for less")
+                        f"{cfg.inference.cpu_threads}) and {worker_cpus(cfg):g} for a search worker; give it more "
+                        f"(cluster.num_cpus={math.ceil(needed)} for a local one) or ask for less")
 
 
 def _count(n: int, noun: str) -> str:

@@ -285,7 +285,7 @@ def test_describe_lists_every_key_with_default_and_doc():
     leaf_keys += [f"{name}.{k}" for name, sub in data.items() if isinstance(sub, dict) for k in sub]
     described = [line.split(":")[0] for line in text.splitlines() if line and line[0] not in " ["]
     assert described == leaf_keys
-    assert len(leaf_keys) == 3 + 5 + 6 + 20 + 5 + 9 + 5 + 18 + 3 + 6
+    assert len(leaf_keys) == 3 + 5 + 6 + 20 + 6 + 9 + 5 + 18 + 3 + 6
 
 
 @pytest.mark.parametrize("override", ["model.blocks=65", "model.channels=1025", "model.value_hidden=4097"])

@@ -228,6 +228,21 @@ def test_search_workers_reserve_only_cpus_the_cluster_can_give(ray_cluster):
     assert worker_count(cfg) == 1
 
 
+@pytest.mark.slow
+def test_go9_cpu_places_two_search_workers_on_a_2_cpu_cluster(ray_cluster):
+    """workers_per_cpu 2: each worker of one thread reserves half a CPU, so two fit beside the CPU
+    inference server's one; with 2 threads a worker still takes whole CPUs."""
+    from actors.worker_pool import check_capacity, worker_count, worker_cpus
+    cfg = load_config("configs/go9_cpu.yaml", ["selfplay.num_workers=0"])
+    assert cfg.selfplay.workers_per_cpu == 2
+    assert worker_cpus(cfg) == 0.5 and worker_count(cfg) == 2
+    check_capacity(cfg)  # raises if the server and a worker could not both be placed
+    threaded = load_config("configs/go9_cpu.yaml", ["search.threads=2"])
+    assert worker_cpus(threaded) == 1 and worker_count(threaded) == 1
+    single = load_config("configs/go9_cpu.yaml", ["selfplay.workers_per_cpu=1"])
+    assert worker_cpus(single) == 1 and worker_count(single) == 1
+
+
 def test_a_stop_during_start_up_writes_no_checkpoint(tmp_path, monkeypatch):
     def interrupted(self):
         raise KeyboardInterrupt

@@ -259,6 +259,10 @@ class SelfPlayConfig(_Section):
         0, "Self-play workers; 0 means one per CPU left after the learner and inference servers.", ge=0)
     games_per_worker: int = option(32, "Games each worker plays concurrently (their leaves share batches).",
                                    ge=1)
+    workers_per_cpu: int = option(
+        1, "Search workers (of one search thread) placed per CPU, each reserving 1/N of it. Above 1 where "
+        "they mostly wait for the net, as with inference on the CPU: then num_workers 0 gives at least N.",
+        ge=1, le=8)
     full_search_prob: float = option(
         1.0, "Playout cap randomisation: probability that a move gets a full search and is used for "
         "training; the other moves use cheap_simulations. 1.0 disables it.", gt=0, le=1)
