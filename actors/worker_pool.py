@@ -45,8 +45,9 @@ def worker_cpus(cfg: Config) -> float:
     placed (its threads then share fewer CPUs). A worker of one thread reserves 1 / workers_per_cpu:
     with inference on the CPU it waits for the net most of the time (go9_cpu on 2 cores: 16% of a
     core each), and a second one keeps the server's batches fuller."""
-    whole = max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node_cpus()))
-    return 1 / cfg.selfplay.workers_per_cpu if cfg.search.threads == 1 else whole
+    if cfg.search.threads == 1:
+        return 1 / cfg.selfplay.workers_per_cpu
+    return max(1, min(cfg.search.threads, _cpus_for_search(cfg), largest_node_cpus()))
 
 
 def check_capacity(cfg: Config) -> None:

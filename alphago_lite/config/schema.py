@@ -256,7 +256,8 @@ class SelfPlayConfig(_Section):
     """Self-play (search) workers that generate training games."""
 
     num_workers: int = option(
-        0, "Self-play workers; 0 means one per CPU left after the learner and inference servers.", ge=0)
+        0, "Self-play workers; 0 means workers_per_cpu per CPU left after the learner and inference servers "
+        "(at least one CPU's worth).", ge=0)
     games_per_worker: int = option(32, "Games each worker plays concurrently (their leaves share batches).",
                                    ge=1)
     workers_per_cpu: int = option(
