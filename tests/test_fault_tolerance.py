@@ -61,13 +61,20 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
 
 # ------------------------------------------------------------------ (a) Ctrl-C, then resume ---
 
+def default_ctrl_c() -> None:
+    """In the child before it starts: SIGINT back to its default. A shell starts a background job (`bash
+    .ci/run &`) with SIGINT ignored, its children inherit that, and Python then installs no Ctrl-C
+    handler: the tests of Ctrl-C would fail for a reason that is not the program's."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_training(log: Path, *args: str) -> subprocess.Popen:
     """`alphago-lite train ...` in its own session, so a Ctrl-C can go to its whole process group (as a
     terminal sends it) and every process the run starts can be found by session id afterwards."""
     with open(log, "w") as out:
         return subprocess.Popen([sys.executable, "-m", "alphago_lite.cli", "train", *args, "--quiet"],
                                 cwd=REPO, env=child_env(), stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=default_ctrl_c)
 
 
 def metrics(run_dir: Path) -> list[dict]:
