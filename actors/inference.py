@@ -42,7 +42,7 @@ import torch
 from actors.cluster import largest_node_cpus, on_this_node
 from alphago_lite.config import ConfigError
 from alphago_lite.net.backends import build_evaluator
-from alphago_lite.net.batcher import RequestBatcher
+from alphago_lite.net.batcher import RequestBatcher, new_forward_thread
 from alphago_lite.net.evaluator import Evaluator, check_batch
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.wire import InferenceResponse, PackedRequest, encode_request
@@ -111,15 +111,21 @@ class InferenceServer:
                  cpu_threads: int | None = None, weights_store: str | None = None):
         if weights_store is not None:  # a run's server: what it loads survives its restarts
             weights_version, state_dict = _weights_from_store(weights_store)
-        model = PolicyValueNet.from_arch(arch)
-        if state_dict is not None:
-            model.load_state_dict(state_dict)
-        self._evaluator = build_evaluator(backend, model, feature_set, device=device, precision=precision,
-                                          max_batch=max_batch, cuda_graphs=cuda_graphs, cpu_threads=cpu_threads,
-                                          weights_version=weights_version)
+
+        def build() -> Evaluator:
+            model = PolicyValueNet.from_arch(arch)
+            if state_dict is not None:
+                model.load_state_dict(state_dict)
+            return build_evaluator(backend, model, feature_set, device=device, precision=precision,
+                                   max_batch=max_batch, cuda_graphs=cuda_graphs, cpu_threads=cpu_threads,
+                                   weights_version=weights_version)
+        # all of the net's torch work on the thread that runs its forwards (see new_forward_thread)
+        forward_thread = new_forward_thread()
+        self._evaluator = forward_thread.submit(build).result()
         self._backend = backend
         self._openvino_threads = self._evaluator.cpu_threads if backend == "openvino" else None
-        self._batcher = RequestBatcher(self._evaluator, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms)
+        self._batcher = RequestBatcher(self._evaluator, max_batch=max_batch, batch_timeout_ms=batch_timeout_ms,
+                                       forward_thread=forward_thread)
         self._prepare_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference-prepare",
                                                   initializer=_lowest_cpu_priority)
         self._last_prepare_s = 0.0

@@ -1,6 +1,7 @@
 """RequestBatcher (Ray-free): merging, deadlines, weight swaps between batches, failures, stats."""
 
 import asyncio
+import threading
 import time
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 from evaluator_inputs import random_batches
 
-from alphago_lite.net.batcher import RequestBatcher
+from alphago_lite.net.batcher import RequestBatcher, new_forward_thread
 from alphago_lite.net.evaluator import EvaluatorInputError, InProcessEvaluator
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.wire import WireError, encode_request
@@ -135,3 +136,37 @@ def test_failures_reach_only_the_callers_concerned():
         return answer
 
     assert asyncio.run(main()).policy.shape == (2, 26)
+
+
+class ThreadRecordingEvaluator(InProcessEvaluator):
+    """Records the native thread of its construction, every forward and every weight swap."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.threads = {"built": threading.get_native_id()}
+
+    def evaluate(self, planes, legal):
+        self.threads.setdefault("evaluate", set()).add(threading.get_native_id())
+        return super().evaluate(planes, legal)
+
+    def set_weights(self, version, state_dict):
+        self.threads.setdefault("set_weights", set()).add(threading.get_native_id())
+        super().set_weights(version, state_dict)
+
+
+def test_an_evaluator_built_on_the_forward_thread_runs_all_its_torch_work_there():
+    # one OpenMP team per process (see new_forward_thread): build, forwards and swaps on one thread
+    forward_thread = new_forward_thread()
+    evaluator = forward_thread.submit(ThreadRecordingEvaluator, net(0), SIZE, "agz").result()
+    assert evaluator.threads["built"] != threading.get_native_id()
+
+    async def main():
+        batcher = RequestBatcher(evaluator, max_batch=8, batch_timeout_ms=1, forward_thread=forward_thread)
+        await asyncio.gather(*(batcher.submit(encode_request(p, l)) for p, l in requests(6, 3)))
+        await batcher.set_weights(1, net(1).state_dict())
+        await batcher.submit(encode_request(*requests(1, 2)[0]))
+        await batcher.close()
+
+    asyncio.run(main())
+    assert evaluator.threads["evaluate"] == {evaluator.threads["built"]}
+    assert evaluator.threads["set_weights"] == {evaluator.threads["built"]}
