@@ -1,7 +1,8 @@
 """The layout's rules, read from the imports (static, by AST) and checked by importing.
 
-- The core library ``alphago_lite`` never imports Ray, ``actors`` or ``learner``, except its front doors
-  ``commands/`` and ``benchmarks/`` (they start clusters and training on purpose).
+- The core library ``alphago_lite`` never imports Ray. It imports ``actors`` and ``learner`` only from its
+  front door ``commands/`` (which starts clusters and training on purpose), and ``bench rules`` loads
+  neither torch nor Ray.
 - ``actors/`` (thin Ray adapters) never imports ``learner/`` (the training driver).
 - No import cycle inside ``alphago_lite``: a module's imports, even those inside functions, never lead
   back to it.
@@ -23,7 +24,7 @@ import alphago_lite
 PACKAGE_DIR = Path(alphago_lite.__file__).parent
 ROOT = PACKAGE_DIR.parent
 DYNAMIC_IMPORTERS = {"import_module", "__import__"}
-FRONT_DOORS = ("alphago_lite.commands", "alphago_lite.benchmarks")  # may start Ray and the learner
+FRONT_DOORS = ("alphago_lite.commands",)  # may reach actors/ and learner/ (which start Ray, the learner)
 OUTSIDE_CORE = ("ray", "actors", "learner")
 
 
@@ -175,7 +176,32 @@ def test_core_never_imports_ray_actors_or_learner():
     assert PACKAGE_DIR / "commands" / "train.py" not in paths
     hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), OUTSIDE_CORE,
                                                            module_name(p), str(p.relative_to(ROOT)))]
-    assert hits == [], f"alphago_lite (outside commands/ and benchmarks/) must stay Ray-free: {hits}"
+    assert hits == [], f"alphago_lite (outside commands/) must stay Ray-free: {hits}"
+
+
+def test_not_even_the_front_doors_import_ray_themselves():
+    paths = sources("alphago_lite")
+    assert PACKAGE_DIR / "commands" / "train.py" in paths
+    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), ("ray",),
+                                                           module_name(p), str(p.relative_to(ROOT)))]
+    assert hits == [], f"Ray code belongs in actors/ (alphago_lite/commands reaches it lazily): {hits}"
+
+
+def test_bench_rules_and_bench_help_load_neither_torch_nor_ray():
+    script = textwrap.dedent("""
+        import contextlib, io, sys
+        from alphago_lite.cli import build_parser
+        args = build_parser(only="bench").parse_args(["bench", "rules", "--seconds", "1"])
+        with contextlib.redirect_stdout(io.StringIO()):
+            try:
+                build_parser(only="bench").parse_args(["bench", "--help"])
+            except SystemExit:
+                pass
+        print(args.func.__module__, sorted(m for m in ("torch", "ray") if m in sys.modules))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["alphago_lite.benchmarks.rules", "[]"]
 
 
 def test_actors_never_import_the_learner():

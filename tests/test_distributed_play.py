@@ -19,8 +19,8 @@ import ray
 import torch
 from ray.cluster_utils import Cluster
 
+from actors.remote_play import cluster_session, remote_agent
 from alphago_lite.agents.mcts import MctsAgent
-from alphago_lite.commands.remote_play import cluster_session, remote_agent
 from alphago_lite.config import ConfigError, InferenceConfig
 from alphago_lite.gtp.engine import EngineConfig, GtpEngine
 from alphago_lite.gtp.transport import serve

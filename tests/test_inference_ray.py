@@ -121,7 +121,7 @@ class FakeClock:
 
 
 def test_span_rate_is_positions_over_the_whole_span():
-    from alphago_lite.benchmarks.inference import WARMUP_CALLS, span_rate
+    from actors.benchmarks.inference import WARMUP_CALLS, span_rate
     clock, calls = FakeClock(), []
 
     def step():  # each call takes 0.25 s of the fake clock
@@ -138,7 +138,7 @@ def test_span_rate_is_positions_over_the_whole_span():
 
 
 def test_completions_rate_counts_answers_inside_the_span_over_its_length():
-    from alphago_lite.benchmarks.inference import completions_rate
+    from actors.benchmarks.inference import completions_rate
     # two answers noticed together (one batch answering two requests) add two requests, nothing more
     completions = [9.0, 10.5, 11.0, 11.0, 12.5, 14.0, 14.5]
     assert completions_rate(completions, positions=100, start=10.0, stop=14.0) == 5 * 100 / 4.0
@@ -148,7 +148,7 @@ def test_completions_rate_counts_answers_inside_the_span_over_its_length():
 
 @pytest.mark.slow
 def test_bench_inference_smoke(ray_cluster, capsys):
-    from alphago_lite.benchmarks.inference import main
+    from actors.benchmarks.inference import main
 
     assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
                  "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16"]) == 0
@@ -184,7 +184,7 @@ def test_servers_started_from_the_inference_config(ray_cluster):
 def test_bench_selfplay_measures_each_backend_and_precision_asked_for():
     import argparse
 
-    from alphago_lite.benchmarks.selfplay import _variants
+    from actors.benchmarks.selfplay import _variants
     args = argparse.Namespace(precision="fp32,auto", backend="torch,openvino")
     assert _variants(args, ["seed=1"]) == [
         ("torch fp32", ["seed=1", "inference.backend=torch", "inference.precision=fp32"]),

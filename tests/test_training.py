@@ -175,7 +175,7 @@ def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
     """Smoke run on tiny.yaml (5x5 games end within seconds): every figure printed, games finished."""
     import re
 
-    from alphago_lite.benchmarks.selfplay import main as bench_selfplay
+    from actors.benchmarks.selfplay import main as bench_selfplay
     # 4 games of 4 simulations a move: each game ends within about 200 evaluations, so games finish in
     # the window even on a loaded machine
     assert bench_selfplay(["--config", "configs/tiny.yaml", "--seconds", "6", "search.num_simulations=4",

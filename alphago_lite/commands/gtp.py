@@ -28,7 +28,7 @@ def analysis_step(threads: int) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphago_lite.commands.remote_play import cluster_session
+    from actors.remote_play import cluster_session
     with cluster_session(args.address):  # --address: the whole session on the cluster's servers
         return _serve(args)
 

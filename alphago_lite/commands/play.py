@@ -89,7 +89,7 @@ def build_agent(args: argparse.Namespace, log: TextIO | None = None):
     # with neither --model nor --run: the net shipped for the board size (default 9x9), if any
     path = find_checkpoint(model_path=args.model, run_dir=args.run, board_size=args.size or 9)
     if args.address is not None:  # inside cluster_session (run)
-        from alphago_lite.commands.remote_play import start_remote_agent
+        from actors.remote_play import start_remote_agent
         from alphago_lite.config import InferenceConfig
         agent, _ = start_remote_agent(path, InferenceConfig(device=args.device, precision=args.precision),
                                       visits=args.visits, threads=args.threads)
@@ -115,7 +115,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alphago_lite.commands.remote_play import cluster_session
+    from actors.remote_play import cluster_session
     try:
         with cluster_session(args.address):  # --address: the whole game on the cluster's servers
             return _play(args)

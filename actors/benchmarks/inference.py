@@ -26,8 +26,12 @@ from collections import deque
 from collections.abc import Callable
 
 import numpy as np
+import ray
 import torch
 
+from actors.cluster import connected
+from actors.inference import InferenceServer, RemoteEvaluator
+from alphago_lite.config import ClusterConfig
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.evaluator import resolve_device
 from alphago_lite.net.model import PolicyValueNet
@@ -125,12 +129,6 @@ def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: to
                      precision: str) -> tuple[float, dict]:
     """Clients' positions answered per second over the span, and the server's stats over the same span
     (its ``evals_per_s``: positions it forwarded, by its own clock)."""
-    import ray  # only this figure needs Ray
-
-    from actors.cluster import connected
-    from actors.inference import InferenceServer, RemoteEvaluator
-    from alphago_lite.config import ClusterConfig
-
     @ray.remote(num_cpus=0)
     class BenchClient:
         def __init__(self, servers, size, seed):

@@ -27,11 +27,11 @@ import numpy as np
 import ray
 import torch
 
+from actors.benchmarks.inference import parse_list, raw_rate
 from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
-from alphago_lite.benchmarks.inference import parse_list, raw_rate
 from alphago_lite.config import Config, load_config, resolved_max_moves
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.features import num_planes
