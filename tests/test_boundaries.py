@@ -104,6 +104,12 @@ def module_imports(path: Path) -> list[tuple[int, str]]:
                    is_package=path.name == "__init__.py")
 
 
+def forbidden_imports_in(paths: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    """``file:line`` of every import of one of ``forbidden`` in the files ``paths``."""
+    return [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), forbidden,
+                                                           module_name(p), str(p.relative_to(ROOT)))]
+
+
 def core_sources() -> list[Path]:
     return [p for p in sources("alphago_lite") if not _within(module_name(p), FRONT_DOORS)]
 
@@ -174,16 +180,14 @@ def test_core_never_imports_ray_actors_or_learner():
     paths = core_sources()
     assert PACKAGE_DIR / "env.py" in paths and PACKAGE_DIR / "go" / "core.py" in paths
     assert PACKAGE_DIR / "commands" / "train.py" not in paths
-    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), OUTSIDE_CORE,
-                                                           module_name(p), str(p.relative_to(ROOT)))]
+    hits = forbidden_imports_in(paths, OUTSIDE_CORE)
     assert hits == [], f"alphago_lite (outside commands/) must stay Ray-free: {hits}"
 
 
 def test_not_even_the_front_doors_import_ray_themselves():
     paths = sources("alphago_lite")
     assert PACKAGE_DIR / "commands" / "train.py" in paths
-    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), ("ray",),
-                                                           module_name(p), str(p.relative_to(ROOT)))]
+    hits = forbidden_imports_in(paths, ("ray",))
     assert hits == [], f"Ray code belongs in actors/ (alphago_lite/commands reaches it lazily): {hits}"
 
 
@@ -207,8 +211,7 @@ def test_bench_rules_and_bench_help_load_neither_torch_nor_ray():
 def test_actors_never_import_the_learner():
     paths = sources("actors")
     assert ROOT / "actors" / "cluster.py" in paths
-    hits = [hit for p in paths for hit in forbidden_imports(p.read_text(encoding="utf-8"), ("learner",),
-                                                           module_name(p), str(p.relative_to(ROOT)))]
+    hits = forbidden_imports_in(paths, ("learner",))
     assert hits == [], f"actors/ must not reach into the training driver: {hits}"
 
 
