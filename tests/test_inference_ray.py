@@ -150,14 +150,28 @@ def test_completions_rate_counts_answers_inside_the_span_over_its_length():
 def test_bench_inference_smoke(ray_cluster, capsys):
     from actors.benchmarks.inference import main
 
-    assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
-                 "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines()[1:] if " note: " not in line]
+    threads_before = torch.get_num_threads()
+    try:  # --threads sets the process's torch threads: put them back for the tests after this one
+        assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
+                     "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16", "--threads", "1"]) == 0
+    finally:
+        torch.set_num_threads(threads_before)
+    header, *lines = capsys.readouterr().out.splitlines()
+    assert "threads 1," in header
+    lines = [line for line in lines if " note: " not in line]
     assert [line.split(":")[0].split() for line in lines] == [
         ["torch", precision, *figure.split()] for precision in ("fp32", "bf16")
         for figure in ("raw forward", "in-process", "ray service")]
     assert all("evals/s" in line and "x raw" in line for line in lines)
     assert "server's own count" in lines[2] and "server's own count" in lines[5]
+    assert "server threads 1]" in lines[2] and "server threads 1]" in lines[5]
+
+
+def test_bench_inference_refuses_a_thread_count_below_one():
+    from actors.benchmarks.inference import main
+
+    with pytest.raises(SystemExit, match="--threads must be at least 1, got 0"):
+        main(["--threads", "0", "--backends", "torch"])
 
 
 def test_servers_started_from_the_inference_config(ray_cluster):

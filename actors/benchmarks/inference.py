@@ -55,6 +55,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backends", default=None,
                    help="comma-separated: torch,openvino (default: both where openvino is installed)")
     p.add_argument("--precisions", default="fp32,bf16", help="comma-separated, of auto, fp32, bf16")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads of every forward (default: the CPUs this process may use); fewer leave a "
+                        "core to the clients and Ray, as a server beside search workers does")
 
 
 # ------------------------------------------------------------------ rate arithmetic
@@ -215,6 +218,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     if "openvino" in backends and not has_openvino:
         raise SystemExit("bench inference: --backends openvino needs the openvino package: "
                          "pip install 'alphago-lite[openvino]'")
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit(f"bench inference: --threads must be at least 1, got {args.threads}")
     device = resolve_device(args.device)
     if "openvino" in backends and device.type == "cuda":
         raise SystemExit("bench inference: openvino runs on the CPU; use --device cpu or --backends torch")
@@ -223,7 +228,7 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     if device.type != "cuda":
         # as the in-process evaluator would: torch counts the machine's cores, not the ones we may use
         from alphago_lite.net.evaluator import default_cpu_threads
-        torch.set_num_threads(min(torch.get_num_threads(), default_cpu_threads()))
+        torch.set_num_threads(args.threads or min(torch.get_num_threads(), default_cpu_threads()))
     print(f"bench inference: {args.size}x{args.size} {args.blocks}x{args.channels} batch {args.batch} "
           f"device {device} threads {torch.get_num_threads()}, {args.seconds:g} s per figure", flush=True)
     for backend in backends:
