@@ -153,7 +153,8 @@ def test_bench_inference_smoke(ray_cluster, capsys):
     threads_before = torch.get_num_threads()
     try:  # --threads sets the process's torch threads: put them back for the tests after this one
         assert main(["--size", "5", "--blocks", "1", "--channels", "8", "--batch", "16", "--seconds", "0.3",
-                     "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16", "--threads", "1"]) == 0
+                     "--device", "cpu", "--backends", "torch", "--precisions", "fp32,bf16", "--threads", "1",
+                     "--rounds", "2"]) == 0
     finally:
         torch.set_num_threads(threads_before)
     header, *lines = capsys.readouterr().out.splitlines()
@@ -164,14 +165,15 @@ def test_bench_inference_smoke(ray_cluster, capsys):
         for figure in ("raw forward", "in-process", "ray service")]
     assert all("evals/s" in line and "x raw" in line for line in lines)
     assert "server's own count" in lines[2] and "server's own count" in lines[5]
-    assert "server threads 1]" in lines[2] and "server threads 1]" in lines[5]
+    assert all("server threads 1; 2 rounds]" in lines[row] for row in (2, 5))
 
 
-def test_bench_inference_refuses_a_thread_count_below_one():
+@pytest.mark.parametrize("option", ["--threads", "--rounds"])
+def test_bench_inference_refuses_a_count_below_one(option):
     from actors.benchmarks.inference import main
 
-    with pytest.raises(SystemExit, match="--threads must be at least 1, got 0"):
-        main(["--threads", "0", "--backends", "torch"])
+    with pytest.raises(SystemExit, match=f"{option} must be at least 1, got 0"):
+        main([option, "0", "--backends", "torch"])
 
 
 def test_servers_started_from_the_inference_config(ray_cluster):

@@ -11,8 +11,10 @@ auto) three lines, in positions answered per second:
 
 Every figure is positions answered over the whole measuring span, after a warm-up: no best-of-windows,
 whose short windows let two answers noticed together pass for a near-zero interval (this bench once
-printed 672x raw that way). A figure above the raw forward of the same net by more than NOISE is flagged:
-on a shared machine the raw forward was then measured while others slowed it down.
+printed 672x raw that way). The span is cut into ``--rounds`` rounds that measure the three figures in
+turn, so that a virtual machine whose speed changes during the run (other tenants) slows all three alike.
+A figure above the raw forward of the same net by more than NOISE is flagged: on a shared machine the raw
+forward was then measured while others slowed it down.
 
     alphago-lite bench inference --size 9 --blocks 6 --channels 64 --batch 256 --clients 1
 """
@@ -51,6 +53,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", type=int, default=1, help="Ray client actors")
     p.add_argument("--in-flight", type=int, default=2, help="requests each client keeps outstanding")
     p.add_argument("--seconds", type=float, default=4.0, help="measuring span per figure")
+    p.add_argument("--rounds", type=int, default=4,
+                   help="the span is cut into this many rounds, each measuring the three figures in turn")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--backends", default=None,
                    help="comma-separated: torch,openvino (default: both where openvino is installed)")
@@ -93,16 +97,17 @@ def random_batch(batch: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.n
     return planes, legal
 
 
-def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.device, seconds: float,
-                     precision: str = "fp32") -> float:
-    """The torch forward alone in a tight loop (``precision`` resolved: fp32 or bf16)."""
+def raw_forward_step(model: PolicyValueNet, planes: np.ndarray, device: torch.device,
+                     precision: str = "fp32") -> tuple[Callable[[], object], Callable[[], object]]:
+    """(step, sync) of the torch forward alone (``precision`` resolved: fp32 or bf16): on the CPU the module
+    under autocast, on the GPU a CUDA graph of it on a device-resident batch (captured here, once)."""
     x = torch.from_numpy(planes).float().to(device)
     bf16 = precision == "bf16"
     if device.type != "cuda":
         def step():
             with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 model(x)
-        return span_rate(step, len(planes), seconds)
+        return step, lambda: None
     x = x.contiguous(memory_format=torch.channels_last)
 
     def forward():
@@ -119,79 +124,117 @@ def raw_forward_rate(model: PolicyValueNet, planes: np.ndarray, device: torch.de
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         forward()
-    return span_rate(graph.replay, len(planes), seconds, sync=torch.cuda.synchronize)
+    return graph.replay, torch.cuda.synchronize
+
+
+def raw_step(backend: str, evaluator, planes: np.ndarray,
+             device: torch.device) -> tuple[Callable[[], object], Callable[[], object]]:
+    """(step, sync) of the raw forward of ``evaluator``'s net: OpenVINO's compiled net, or torch's."""
+    if backend == "openvino":
+        return (lambda: evaluator.raw_forward(planes)), lambda: None
+    return raw_forward_step(evaluator.model, planes, device, evaluator.precision)
 
 
 def raw_rate(backend: str, evaluator, planes: np.ndarray, device: torch.device, seconds: float) -> float:
-    if backend == "openvino":
-        return span_rate(lambda: evaluator.raw_forward(planes), len(planes), seconds)
-    return raw_forward_rate(evaluator.model, planes, device, seconds, evaluator.precision)
+    step, sync = raw_step(backend, evaluator, planes, device)
+    return span_rate(step, len(planes), seconds, sync=sync)
 
 
-def ray_service_rate(model: PolicyValueNet, args: argparse.Namespace, device: torch.device, backend: str,
-                     precision: str) -> tuple[float, dict]:
-    """Clients' positions answered per second over the span, and the server's stats over the same span
-    (its ``evals_per_s``: positions it forwarded, by its own clock)."""
-    @ray.remote(num_cpus=0)
-    class BenchClient:
-        def __init__(self, servers, size, seed):
-            self.evaluator = RemoteEvaluator(servers, size, "agz")
-            self.planes, self.legal = random_batch(args.request, size, seed)
+class RayService:
+    """An ``InferenceServer`` and ``--clients`` client actors, started once; ``span(seconds)`` measures one
+    span: (positions the clients got answered per second, the server's stats over the same span, whose
+    ``evals_per_s`` counts the positions it forwarded by its own clock)."""
 
-        def run(self, stop: float) -> list[float]:
-            """Keep requests in flight until ``stop``; return every completion time."""
-            pending, completions = deque(), []
-            while time.time() < stop:
-                while len(pending) < args.in_flight:
-                    pending.append(self.evaluator.submit(self.planes, self.legal))
-                self.evaluator.result(pending.popleft())
-                completions.append(time.time())
-            return completions
-
-    # reuses the caller's Ray (tests, the CLI) when there is one
-    with connected(ClusterConfig(num_cpus=max(2, args.clients + 1))):
-        on_gpu = device.type == "cuda"
-        server = InferenceServer.options(num_cpus=0 if not on_gpu else 1, num_gpus=1 if on_gpu else 0).remote(
+    def __init__(self, model: PolicyValueNet, args: argparse.Namespace, device: torch.device, backend: str,
+                 precision: str) -> None:
+        self.args = args
+        self.on_gpu = device.type == "cuda"
+        self.server = InferenceServer.options(num_cpus=0 if not self.on_gpu else 1,
+                                              num_gpus=1 if self.on_gpu else 0).remote(
             model.arch(), "agz", {k: v.cpu() for k, v in model.state_dict().items()}, 0, device=str(device),
             max_batch=args.batch, batch_timeout_ms=2.0, cpu_threads=torch.get_num_threads(), precision=precision,
             backend=backend)
-        try:
-            clients = [BenchClient.remote([server], args.size, seed) for seed in range(args.clients)]
-            warmup = 2.0 if on_gpu else 1.0  # CUDA graph capture happens on the first batches
-            ray.get(server.stats.remote())  # the server is up (net compiled) before the clock starts
-            start = time.time() + warmup
-            stop = start + args.seconds
-            runs = [c.run.remote(stop) for c in clients]
-            time.sleep(max(0.0, start - time.time()))
-            ray.get(server.stats.remote(reset=True))  # the server's own count starts with the span
-            completions = [t for run in ray.get(runs) for t in run]
-            stats = ray.get(server.stats.remote())
-        finally:
-            ray.kill(server)
-        return completions_rate(completions, args.request, start, stop), stats
+        self.clients = [BenchClient.remote([self.server], args.size, args.request, args.in_flight, seed)
+                        for seed in range(args.clients)]
+        ray.get(self.server.stats.remote())  # the server is up (net compiled) before any clock starts
+        self.warmed_up = False
+
+    def span(self, seconds: float) -> tuple[float, dict]:
+        # a lead before the span: the clients' requests are flowing when it starts (the first one longer:
+        # CUDA graph capture and kernel selection happen on the first batches)
+        lead = (2.0 if self.on_gpu else 1.0) if not self.warmed_up else 0.2
+        self.warmed_up = True
+        start = time.time() + lead
+        stop = start + seconds
+        runs = [client.run.remote(stop) for client in self.clients]
+        time.sleep(max(0.0, start - time.time()))
+        ray.get(self.server.stats.remote(reset=True))  # the server's own count starts with the span
+        completions = [t for run in ray.get(runs) for t in run]
+        stats = ray.get(self.server.stats.remote())
+        return completions_rate(completions, self.args.request, start, stop), stats
+
+    def close(self) -> None:
+        for actor in (*self.clients, self.server):
+            ray.kill(actor)
+
+
+@ray.remote(num_cpus=0)
+class BenchClient:
+    """Keeps ``in_flight`` requests of ``request`` positions outstanding through ``RemoteEvaluator.submit``."""
+
+    def __init__(self, servers, size: int, request: int, in_flight: int, seed: int):
+        self.evaluator = RemoteEvaluator(servers, size, "agz")
+        self.planes, self.legal = random_batch(request, size, seed)
+        self.in_flight = in_flight
+
+    def run(self, stop: float) -> list[float]:
+        """Keep requests in flight until ``stop``; return every completion time."""
+        pending, completions = deque(), []
+        while time.time() < stop:
+            while len(pending) < self.in_flight:
+                pending.append(self.evaluator.submit(self.planes, self.legal))
+            self.evaluator.result(pending.popleft())
+            completions.append(time.time())
+        for ref in pending:  # answered before the next span starts, not during it
+            self.evaluator.result(ref)
+        return completions
 
 
 def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.Namespace,
             device: torch.device) -> None:
-    """Print the three lines of one backend and precision as they are measured."""
+    """Print the three lines of one backend and precision. The span is cut into ``--rounds`` rounds, each
+    measuring the raw forward, the in-process evaluator and the service in turn, so that a machine whose
+    speed changes during the run (other tenants of a virtual machine) slows all three alike."""
     planes, legal = random_batch(args.batch, args.size)
     evaluator = build_evaluator(backend, model, "agz", device=str(device), precision=precision, max_batch=args.batch,
                                 cpu_threads=torch.get_num_threads())
     resolved = evaluator.precision  # auto shows what it chose: 'auto>fp32'
     label = f"{backend:8s} {precision if precision == resolved else f'{precision}>{resolved}':9s}"
-    raw = raw_rate(backend, evaluator, planes, device, args.seconds)
+    step, sync = raw_step(backend, evaluator, planes, device)
+    seconds = args.seconds / args.rounds
+    raws, in_processes, services, own_counts, stats = [], [], [], [], {}
+    # reuses the caller's Ray (tests, the CLI) when there is one
+    with connected(ClusterConfig(num_cpus=max(2, args.clients + 1))):
+        service = RayService(model, args, device, backend, resolved)
+        try:
+            for _ in range(args.rounds):
+                raws.append(span_rate(step, args.batch, seconds, sync=sync))
+                in_processes.append(span_rate(lambda: evaluator.evaluate(planes, legal), args.batch, seconds))
+                rate, stats = service.span(seconds)
+                services.append(rate)
+                own_counts.append(stats["evals_per_s"])
+        finally:
+            service.close()
+    # rounds of equal length: the mean of their rates is positions over the whole time of each figure
+    raw, in_process, served, own = (float(np.mean(rates)) for rates in (raws, in_processes, services, own_counts))
     print(f"{label} raw forward : {raw:10.0f} evals/s  (1.00 x raw)", flush=True)
-    in_process = span_rate(lambda: evaluator.evaluate(planes, legal), args.batch, args.seconds)
     print(f"{label} in-process  : {in_process:10.0f} evals/s  ({in_process / raw:.2f} x raw)", flush=True)
-    evaluator = None  # free its device buffers for the server
-    service, stats = ray_service_rate(model, args, device, backend, resolved)
-    print(f"{label} ray service : {service:10.0f} evals/s  ({service / raw:.2f} x raw)  "
-          f"[server's own count {stats['evals_per_s']:.0f} evals/s ({stats['evals_per_s'] / raw:.2f} x raw); "
+    print(f"{label} ray service : {served:10.0f} evals/s  ({served / raw:.2f} x raw)  "
+          f"[server's own count {own:.0f} evals/s ({own / raw:.2f} x raw); "
           f"{args.clients} client(s) x {args.in_flight} in flight x {args.request} positions; "
           f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
-          f"server threads {stats['forward_threads']}]", flush=True)
-    for figure, value in (("in-process", in_process), ("ray service", service),
-                          ("server's own count", stats["evals_per_s"])):
+          f"server threads {stats['forward_threads']}; {args.rounds} rounds]", flush=True)
+    for figure, value in (("in-process", in_process), ("ray service", served), ("server's own count", own)):
         if value > raw * NOISE:
             print(f"{label} note: {figure} is {value / raw:.2f} x raw: the raw forward was slowed down by "
                   f"other work on this machine; measure again when it is quiet", flush=True)
@@ -218,6 +261,8 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     if "openvino" in backends and not has_openvino:
         raise SystemExit("bench inference: --backends openvino needs the openvino package: "
                          "pip install 'alphago-lite[openvino]'")
+    if args.rounds < 1:
+        raise SystemExit(f"bench inference: --rounds must be at least 1, got {args.rounds}")
     if args.threads is not None and args.threads < 1:
         raise SystemExit(f"bench inference: --threads must be at least 1, got {args.threads}")
     device = resolve_device(args.device)
