@@ -29,7 +29,7 @@ def worker_count(cfg: Config) -> int:
     if cfg.selfplay.num_workers:
         return cfg.selfplay.num_workers
     cpus = worker_cpus(cfg)
-    return max(round(1 / cpus) if cpus < 1 else 1, int(_cpus_for_search(cfg) / cpus))
+    return max(1, round(1 / cpus), int(_cpus_for_search(cfg) / cpus))
 
 
 def _cpus_for_search(cfg: Config) -> int:

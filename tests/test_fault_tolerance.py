@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import ray
 import torch
+from child_processes import default_ctrl_c
 from evaluator_inputs import random_batches
 
 from actors.cluster import local_options
@@ -60,13 +61,6 @@ def wait_for(condition, timeout: float, what: str, interval: float = 0.1):
 
 
 # ------------------------------------------------------------------ (a) Ctrl-C, then resume ---
-
-def default_ctrl_c() -> None:
-    """In the child before it starts: SIGINT back to its default. A shell starts a background job (`bash
-    .ci/run &`) with SIGINT ignored, its children inherit that, and Python then installs no Ctrl-C
-    handler: the tests of Ctrl-C would fail for a reason that is not the program's."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
 
 def start_training(log: Path, *args: str) -> subprocess.Popen:
     """`alphago-lite train ...` in its own session, so a Ctrl-C can go to its whole process group (as a

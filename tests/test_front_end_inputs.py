@@ -11,6 +11,7 @@ import sys
 
 import pytest
 import torch
+from child_processes import default_ctrl_c
 
 from alphago_lite.agents.base import RandomAgent
 from alphago_lite.cli import main
@@ -130,9 +131,7 @@ def test_ctrl_c_in_the_play_command_saves_the_game_and_exits_130_without_a_trace
     exe = os.path.join(os.path.dirname(sys.executable), "alphago-lite")
     game = subprocess.Popen([exe, "play", "--random", "--seed", "1", "--size", "5"], cwd=tmp_path,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            # SIGINT back to its default: a background job (`bash .ci/run &`) starts
-                            # with it ignored, and the child would inherit that (see test_fault_tolerance)
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_ctrl_c)
     game.stdin.write(b"C3\n")
     game.stdin.flush()
     shown = read_until(game.stdout, b"black> ", 2)  # the agent has answered: a prompt for the next move
