@@ -44,6 +44,7 @@ from alphago_lite.config import ConfigError
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.batcher import RequestBatcher, new_forward_thread
 from alphago_lite.net.evaluator import Evaluator, check_batch
+from alphago_lite.net.memory import keep_freed_memory
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.wire import InferenceResponse, PackedRequest, encode_request
 
@@ -109,6 +110,7 @@ class InferenceServer:
                  *, device: str = "cpu", max_batch: int = 1024, batch_timeout_ms: float = 2.0,
                  precision: str = "fp32", backend: str = "torch", cuda_graphs: bool | None = None,
                  cpu_threads: int | None = None, weights_store: str | None = None):
+        keep_freed_memory()  # no page faults on each batch's activations (net/memory.py)
         if weights_store is not None:  # a run's server: what it loads survives its restarts
             weights_version, state_dict = _weights_from_store(weights_store)
 

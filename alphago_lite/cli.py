@@ -15,6 +15,7 @@ import importlib
 import sys
 
 from alphago_lite.errors import UserError
+from alphago_lite.net.memory import keep_freed_memory
 
 # subcommand -> module that registers it (imported only when needed)
 COMMANDS = {
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if command is None else 2
+    # every command that runs the net forwards batch after batch: keep their freed activations (net/memory.py)
+    keep_freed_memory()
     try:
         return int(args.func(args) or 0)
     except (UserError, *INPUT_FILE_ERRORS) as err:

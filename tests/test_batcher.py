@@ -63,6 +63,10 @@ def test_concurrent_requests_are_merged_and_each_gets_its_slice():
     assert len(evaluator.batch_sizes) <= 6
     assert (stats["requests"], stats["positions"], stats["batches"]) == (20, 60, len(evaluator.batch_sizes))
     assert 0 < stats["batch_fill"] <= 1 and stats["evals_per_s"] > 0
+    # the forward thread's time in the evaluator: at least its sleeps, and never more than the span measured
+    assert stats["forward_seconds"] >= evaluator.delay * len(evaluator.batch_sizes)
+    assert stats["forward_busy"] == pytest.approx(stats["forward_seconds"] / stats["seconds"])
+    assert 0 < stats["forward_busy"] <= 1
 
 
 def test_full_batch_goes_at_once_and_a_lone_request_after_the_timeout():

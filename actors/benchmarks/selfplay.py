@@ -55,7 +55,8 @@ def _server_totals(servers, reset: bool) -> dict:
     positions = sum(s["positions"] for s in stats)
     batches = sum(s["batches"] for s in stats)
     return {"positions": positions, "batches": batches, "threads": stats[0]["forward_threads"],
-            "batch_fill": float(np.mean([s["batch_fill"] for s in stats])), "precision": stats[0]["precision"]}
+            "batch_fill": float(np.mean([s["batch_fill"] for s in stats])), "precision": stats[0]["precision"],
+            "forward_seconds": sum(s["forward_seconds"] for s in stats)}
 
 
 def _variants(args: argparse.Namespace, base: list[str]) -> list[tuple[str, list[str]]]:
@@ -139,7 +140,14 @@ def report(cfg: Config, config_name: str, run: dict) -> float:
     print(f"batch fill     : {served['batch_fill']:10.2f}  (mean batch {mean_batch:.1f} of "
           f"{cfg.inference.max_batch})")
     print(f"share of raw   : {evals / raw:10.2f}  (raw forward at batch {batch}: {raw:.0f} evals/s "
-          f"on {run['servers']} server(s))", flush=True)
+          f"on {run['servers']} server(s))")
+    # share of raw = forward busy x forward speed: idle servers (the searches are the limit) or slow forwards
+    # (other threads of the server, or other processes, take its CPU)
+    forward_s = served["forward_seconds"]
+    print(f"forward busy   : {forward_s / (elapsed * run['servers']):10.2f}  (share of the window the servers' "
+          f"forward threads spent in the net)")
+    print(f"forward speed  : {served['positions'] / max(forward_s, 1e-9) * run['servers'] / raw:10.2f}  "
+          f"(positions per second of forward over the raw rate)", flush=True)
     return evals
 
 

@@ -94,7 +94,8 @@ class RequestBatcher:
         await loop.run_in_executor(self._forward_thread, self.evaluator.set_weights, version, state_dict)
 
     def stats(self, reset: bool = False) -> dict[str, float]:
-        """Counters since the last reset: batch fill (mean positions / max_batch), queue latency, evals/s."""
+        """Counters since the last reset: batch fill (mean positions / max_batch), queue latency, evals/s, the
+        forward thread's time in the evaluator."""
         elapsed = max(time.perf_counter() - self._since, 1e-9)
         batches = max(self._batches, 1)
         out = {
@@ -106,6 +107,10 @@ class RequestBatcher:
             "queue_latency_ms_mean": 1000.0 * self._latency_sum / max(self._requests, 1),
             "queue_latency_ms_max": 1000.0 * self._latency_max,
             "evals_per_s": self._positions / elapsed,
+            # the forward thread's time inside evaluate: the share of the span it was busy, and how fast it
+            # went while it was (set beside the same net's raw forward, a slow forward is contention)
+            "forward_seconds": self._forward_seconds,
+            "forward_busy": self._forward_seconds / elapsed,
             "weights_version": self.evaluator.weights_version,
             "seconds": elapsed,
         }
@@ -197,7 +202,9 @@ class RequestBatcher:
 
     def _forward(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         # Runs on the forward thread, so reading the version here is consistent with the weights used.
+        start = time.perf_counter()
         policy, value = self.evaluator.evaluate(planes, legal)
+        self._forward_seconds += time.perf_counter() - start  # only this thread writes it
         return policy, value, self.evaluator.weights_version
 
     # ------------------------------------------------------------------ bookkeeping
@@ -211,4 +218,4 @@ class RequestBatcher:
     def _reset_stats(self) -> None:
         self._since = time.perf_counter()
         self._requests = self._batches = self._positions = 0
-        self._latency_sum = self._latency_max = 0.0
+        self._latency_sum = self._latency_max = self._forward_seconds = 0.0
