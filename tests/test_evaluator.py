@@ -12,6 +12,7 @@ from alphago_lite.net.evaluator import (
     UniformEvaluator,
     bucket_sizes,
     masked_softmax,
+    masked_softmax_numpy,
 )
 from alphago_lite.net.model import PolicyValueNet
 
@@ -164,5 +165,21 @@ def test_bad_inputs_are_rejected():
 def test_masked_softmax_and_buckets():
     p = masked_softmax(torch.tensor([[1.0, 50.0, 1.0]]), torch.tensor([[True, False, True]]))
     assert p.tolist() == [[0.5, 0.0, 0.5]]
+    assert masked_softmax_numpy(np.array([[1.0, 50.0, 1.0]], np.float32),
+                                np.array([[True, False, True]])).tolist() == [[0.5, 0.0, 0.5]]
     assert bucket_sizes(100) == [8, 16, 32, 64, 100]
     assert bucket_sizes(1024)[-2:] == [512, 1024]
+
+
+def test_masked_softmax_in_numpy_equals_torchs():
+    rng = np.random.default_rng(3)
+    logits = (rng.standard_normal((64, 82)) * 8).astype(np.float32)
+    legal = rng.random((64, 82)) < 0.3
+    legal[:, -1] = True  # pass: every row has a legal move
+    legal[0] = False
+    legal[0, 5] = True  # a row with one legal move gets probability 1 there
+    want = masked_softmax(torch.from_numpy(logits), torch.from_numpy(legal)).numpy()
+    got = masked_softmax_numpy(logits, legal)
+    assert got.dtype == np.float32 and (got[~legal] == 0).all() and got[0, 5] == 1.0
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+

@@ -165,7 +165,7 @@ def test_bench_inference_smoke(ray_cluster, capsys):
         for figure in ("raw forward", "in-process", "ray service")]
     assert all("evals/s" in line and "x raw" in line for line in lines)
     assert "server's own count" in lines[2] and "server's own count" in lines[5]
-    assert all("server threads 1; 2 rounds]" in lines[row] for row in (2, 5))
+    assert all("server threads 1, forward busy " in lines[row] and " x raw; 2 rounds]" in lines[row] for row in (2, 5))
 
 
 @pytest.mark.parametrize("option", ["--threads", "--rounds"])

@@ -6,8 +6,9 @@ auto) three lines, in positions answered per second:
                fp32 in a CUDA graph on a device-resident batch; openvino: the compiled net's infer)
   in-process   the evaluator's ``evaluate`` on uint8 planes + legal masks (host copies, masking)
   ray service  an ``InferenceServer`` fed by K client actors, each keeping ``--in-flight`` requests of
-               ``--request`` positions outstanding through ``RemoteEvaluator.submit``; beside it the
-               server's own count (positions it forwarded over the same span, by its clock)
+               ``--request`` positions outstanding through ``RemoteEvaluator`` (encoded once: see
+               ``BenchClient``); beside it the server's own count (positions it forwarded over the same
+               span, by its clock)
 
 Every figure is positions answered over the whole measuring span, after a warm-up: no best-of-windows,
 whose short windows let two answers noticed together pass for a near-zero interval (this bench once
@@ -38,6 +39,7 @@ from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.evaluator import resolve_device
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.precision import PRECISIONS
+from alphago_lite.net.wire import encode_request
 
 IN_PLANES = 17  # AlphaGo Zero's feature set
 WARMUP_CALLS = 3  # untimed calls before a span: kernel selection, compilation, allocator
@@ -180,11 +182,13 @@ class RayService:
 
 @ray.remote(num_cpus=0)
 class BenchClient:
-    """Keeps ``in_flight`` requests of ``request`` positions outstanding through ``RemoteEvaluator.submit``."""
+    """Keeps ``in_flight`` requests of ``request`` positions outstanding through ``RemoteEvaluator``. The
+    positions are encoded once: encoding is a search worker's work, on its own CPU, and here it would take
+    the service's (20-37% of a core at the rates of a 2-core machine)."""
 
     def __init__(self, servers, size: int, request: int, in_flight: int, seed: int):
         self.evaluator = RemoteEvaluator(servers, size, "agz")
-        self.planes, self.legal = random_batch(request, size, seed)
+        self.request = encode_request(*random_batch(request, size, seed))
         self.in_flight = in_flight
 
     def run(self, stop: float) -> list[float]:
@@ -192,7 +196,7 @@ class BenchClient:
         pending, completions = deque(), []
         while time.time() < stop:
             while len(pending) < self.in_flight:
-                pending.append(self.evaluator.submit(self.planes, self.legal))
+                pending.append(self.evaluator.submit_packed(self.request))
             self.evaluator.result(pending.popleft())
             completions.append(time.time())
         for ref in pending:  # answered before the next span starts, not during it
@@ -212,7 +216,7 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
     label = f"{backend:8s} {precision if precision == resolved else f'{precision}>{resolved}':9s}"
     step, sync = raw_step(backend, evaluator, planes, device)
     seconds = args.seconds / args.rounds
-    raws, in_processes, services, own_counts, stats = [], [], [], [], {}
+    raws, in_processes, services, own_counts, forward_spans, stats = [], [], [], [], [], {}
     # reuses the caller's Ray (tests, the CLI) when there is one
     with connected(ClusterConfig(num_cpus=max(2, args.clients + 1))):
         service = RayService(model, args, device, backend, resolved)
@@ -223,17 +227,21 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
                 rate, stats = service.span(seconds)
                 services.append(rate)
                 own_counts.append(stats["evals_per_s"])
+                forward_spans.append((stats["positions"], stats["forward_seconds"], stats["seconds"]))
         finally:
             service.close()
     # rounds of equal length: the mean of their rates is positions over the whole time of each figure
     raw, in_process, served, own = (float(np.mean(rates)) for rates in (raws, in_processes, services, own_counts))
+    # the server's own count = forward busy x forward speed: gaps between its forwards, or slower forwards
+    forwarded, forward_s, span_s = (sum(column) for column in zip(*forward_spans))
     print(f"{label} raw forward : {raw:10.0f} evals/s  (1.00 x raw)", flush=True)
     print(f"{label} in-process  : {in_process:10.0f} evals/s  ({in_process / raw:.2f} x raw)", flush=True)
     print(f"{label} ray service : {served:10.0f} evals/s  ({served / raw:.2f} x raw)  "
           f"[server's own count {own:.0f} evals/s ({own / raw:.2f} x raw); "
           f"{args.clients} client(s) x {args.in_flight} in flight x {args.request} positions; "
           f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
-          f"server threads {stats['forward_threads']}; {args.rounds} rounds]", flush=True)
+          f"server threads {stats['forward_threads']}, forward busy {forward_s / span_s:.2f}, forward speed "
+          f"{forwarded / max(forward_s, 1e-9) / raw:.2f} x raw; {args.rounds} rounds]", flush=True)
     for figure, value in (("in-process", in_process), ("ray service", served), ("server's own count", own)):
         if value > raw * NOISE:
             print(f"{label} note: {figure} is {value / raw:.2f} x raw: the raw forward was slowed down by "

@@ -93,6 +93,18 @@ def masked_softmax(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
     return logits.float().masked_fill(~legal, float("-inf")).softmax(dim=-1)
 
 
+def masked_softmax_numpy(logits: np.ndarray, legal: np.ndarray) -> np.ndarray:
+    """``masked_softmax`` in numpy, for a runtime with threads of its own (OpenVINO): torch's softmax over a
+    batch opens an OpenMP team on the calling thread, whose spinning workers then take the cores from the
+    runtime's next forward (9x9 6x64 batch 256 on 2 cores: 5.5-6.8 ms added to a 29-31 ms OpenVINO forward;
+    0.5-0.9 ms in numpy)."""
+    x = np.where(legal, logits.astype(np.float32, copy=False), np.float32(-np.inf))
+    x -= x.max(axis=1, keepdims=True)
+    np.exp(x, out=x)
+    x /= x.sum(axis=1, keepdims=True)
+    return x
+
+
 def default_cpu_threads() -> int:
     """The CPUs this process may run on (respects affinity masks and containers' cpusets)."""
     try:

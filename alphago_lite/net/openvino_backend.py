@@ -18,7 +18,8 @@ swap      ``prepare_weights(state_dict)`` exports (child process), compiles and 
           the forward thread. ``evaluate`` reads the reference once per chunk, so every chunk is
           answered by one net.
 
-Masking and softmax are the torch evaluator's (``masked_softmax``), so both backends mean the same.
+Masking and softmax mean the torch evaluator's (``masked_softmax``), computed in numpy
+(``masked_softmax_numpy``): torch ops here would start an OpenMP team that competes with OpenVINO's threads.
 Not thread-safe for ``evaluate``: one caller at a time (the inference server's forward thread).
 """
 from __future__ import annotations
@@ -38,7 +39,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from alphago_lite.net.evaluator import Evaluator, check_batch, default_cpu_threads, evaluate_in_chunks, masked_softmax
+from alphago_lite.net.evaluator import (
+    Evaluator,
+    check_batch,
+    default_cpu_threads,
+    evaluate_in_chunks,
+    masked_softmax_numpy,
+)
 from alphago_lite.net.model import PolicyValueNet
 from alphago_lite.net.precision import check_precision, faster_precision, resolve_precision
 
@@ -215,10 +222,9 @@ class OpenVinoEvaluator(Evaluator):
     def _forward_chunk(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         request = self._net.request
         request.infer({0: np.ascontiguousarray(planes)})
-        logits = torch.from_numpy(request.get_output_tensor(0).data)
         value = request.get_output_tensor(1).data.astype(np.float32, copy=True)  # the buffer is reused
-        policy = masked_softmax(logits, torch.from_numpy(np.ascontiguousarray(legal)))  # a new array
-        return policy.numpy(), value
+        policy = masked_softmax_numpy(request.get_output_tensor(0).data, legal)  # a new array
+        return policy, value
 
     def _compile(self, exported: Any, precision: str) -> CompiledNet:
         # One stream with every thread (a single forward thread calls us), threads not pinned to cores:
