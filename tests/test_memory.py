@@ -39,6 +39,7 @@ def faults_per_forward(mode: str) -> float:
     return int(out.stdout.split()[-1]) / 8
 
 
+@pytest.mark.slow  # two fresh interpreters that import torch
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc settings")
 def test_kept_memory_cuts_the_page_faults_of_a_forward_at_least_fivefold():
     default, kept = faults_per_forward("default"), faults_per_forward("keep")
