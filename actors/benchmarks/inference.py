@@ -90,6 +90,14 @@ def completions_rate(completions: list[float], positions: int, start: float, sto
     return inside * positions / (stop - start)
 
 
+def forward_busy_and_speed(positions: int, forward_seconds: float, span_seconds: float,
+                           raw: float) -> tuple[float, float]:
+    """A server's rate over the raw forward's, split in two factors: the share of the span its forward thread
+    spent in the net (below 1: it waited for requests) and its positions per second while there over the raw
+    rate (below 1: other work took its CPU). ``span_seconds`` counts every server's span when there are several."""
+    return forward_seconds / span_seconds, positions / max(forward_seconds, 1e-9) / raw
+
+
 # ------------------------------------------------------------------ the figures
 def random_batch(batch: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
@@ -232,16 +240,15 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
             service.close()
     # rounds of equal length: the mean of their rates is positions over the whole time of each figure
     raw, in_process, served, own = (float(np.mean(rates)) for rates in (raws, in_processes, services, own_counts))
-    # the server's own count = forward busy x forward speed: gaps between its forwards, or slower forwards
-    forwarded, forward_s, span_s = (sum(column) for column in zip(*forward_spans))
+    busy, speed = forward_busy_and_speed(*(sum(column) for column in zip(*forward_spans)), raw)
     print(f"{label} raw forward : {raw:10.0f} evals/s  (1.00 x raw)", flush=True)
     print(f"{label} in-process  : {in_process:10.0f} evals/s  ({in_process / raw:.2f} x raw)", flush=True)
     print(f"{label} ray service : {served:10.0f} evals/s  ({served / raw:.2f} x raw)  "
           f"[server's own count {own:.0f} evals/s ({own / raw:.2f} x raw); "
           f"{args.clients} client(s) x {args.in_flight} in flight x {args.request} positions; "
           f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
-          f"server threads {stats['forward_threads']}, forward busy {forward_s / span_s:.2f}, forward speed "
-          f"{forwarded / max(forward_s, 1e-9) / raw:.2f} x raw; {args.rounds} rounds]", flush=True)
+          f"server threads {stats['forward_threads']}, forward busy {busy:.2f}, forward speed {speed:.2f} x raw; "
+          f"{args.rounds} rounds]", flush=True)
     for figure, value in (("in-process", in_process), ("ray service", served), ("server's own count", own)):
         if value > raw * NOISE:
             print(f"{label} note: {figure} is {value / raw:.2f} x raw: the raw forward was slowed down by "

@@ -27,7 +27,7 @@ import numpy as np
 import ray
 import torch
 
-from actors.benchmarks.inference import parse_list, raw_rate
+from actors.benchmarks.inference import forward_busy_and_speed, parse_list, raw_rate
 from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
@@ -143,11 +143,10 @@ def report(cfg: Config, config_name: str, run: dict) -> float:
           f"on {run['servers']} server(s))")
     # share of raw = forward busy x forward speed: idle servers (the searches are the limit) or slow forwards
     # (other threads of the server, or other processes, take its CPU)
-    forward_s = served["forward_seconds"]
-    print(f"forward busy   : {forward_s / (elapsed * run['servers']):10.2f}  (share of the window the servers' "
-          f"forward threads spent in the net)")
-    print(f"forward speed  : {served['positions'] / max(forward_s, 1e-9) * run['servers'] / raw:10.2f}  "
-          f"(positions per second of forward over the raw rate)", flush=True)
+    busy, speed = forward_busy_and_speed(served["positions"], served["forward_seconds"], elapsed * run["servers"],
+                                         raw / run["servers"])
+    print(f"forward busy   : {busy:10.2f}  (share of the window the servers' forward threads spent in the net)")
+    print(f"forward speed  : {speed:10.2f}  (positions per second of forward over the raw rate)", flush=True)
     return evals
 
 

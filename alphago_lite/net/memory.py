@@ -9,7 +9,6 @@ and 1%. In a self-play inference server: 32,000-53,000 faults/s against 3,500-8,
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 
 # mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -21,11 +20,11 @@ TRIM_THRESHOLD_BYTES = 512 * 1024 * 1024  # free memory the heap keeps before it
 def keep_freed_memory() -> bool:
     """Make this process's malloc keep freed blocks for reuse (up to TRIM_THRESHOLD_BYTES) instead of
     returning them to the kernel. Returns False where the C library is not glibc (nothing changes)."""
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):  # no libc found, or one without mallopt (musl, macOS)
+        # the symbols the process already has, libc's among them: no search for the library (find_library
+        # would run ldconfig in a child process at every start of the CLI)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # a C library without mallopt (musl, macOS)
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)) and bool(mallopt(M_TRIM_THRESHOLD,
