@@ -13,7 +13,8 @@ The invariant that every concurrent search must leave behind, once all its threa
   - no virtual loss and no pending node anywhere; the node allocator never passed the capacity.
 The searches run many times with 2, 4 and 8 threads on 5x5 and 7x7 boards, with few leaves per round
 so that the threads meet often, with tree reuse between them, on each evaluator path (answered in the
-search thread, merged by one evaluation thread, or called by every thread at once).
+search thread, merged by one evaluation thread, called by every thread at once, or the uniform answer
+computed in each thread's compiled rounds).
 """
 import threading
 import time
@@ -27,8 +28,8 @@ from test_search import CAPTURE, HashEvaluator, uniform
 from alphago_lite.agents.mcts import MctsAgent
 from alphago_lite.config import SearchConfig
 from alphago_lite.go import Game, from_gtp, game_from_diagram
-from alphago_lite.net.evaluator import Evaluator
-from alphago_lite.search import BatchedSearch, tree
+from alphago_lite.net.evaluator import Evaluator, UniformEvaluator
+from alphago_lite.search import BatchedSearch, kernels, tree
 from alphago_lite.search.atomics import atomic_add, atomic_cas, load_acquire, store_release
 from alphago_lite.search.merging import MergingEvaluations
 
@@ -93,7 +94,13 @@ class AtOnceHashEvaluator(HashEvaluator):
     answers_at_once = True  # called in the search threads themselves
 
 
-EVALUATORS = {"merged": SerialHashEvaluator, "reentrant": ReentrantHashEvaluator, "at_once": AtOnceHashEvaluator}
+def compiled_uniform(size: int) -> UniformEvaluator:
+    """The uniform evaluator, planes encoded all the same: its answers are computed in compiled rounds."""
+    return UniformEvaluator(size, "agz")
+
+
+EVALUATORS = {"merged": SerialHashEvaluator, "reentrant": ReentrantHashEvaluator, "at_once": AtOnceHashEvaluator,
+              "compiled": compiled_uniform}
 
 
 def new_search(evaluator, size: int, threads: int, visits: int, max_moves: int = 60, **cfg) -> BatchedSearch:
@@ -200,8 +207,9 @@ def test_concurrent_searches_leave_a_valid_tree(threads, path):
 
 
 @pytest.mark.parametrize("threads", [2, 8])
-def test_concurrent_gumbel_searches_leave_a_valid_tree(threads):
-    evaluator = SerialHashEvaluator(7)
+@pytest.mark.parametrize("path", ["merged", "compiled"])
+def test_concurrent_gumbel_searches_leave_a_valid_tree(threads, path):
+    evaluator = EVALUATORS[path](7)
     search = new_search(evaluator, 7, threads, visits=400, algorithm="gumbel", leaves_per_round=4)
     game = Game(size=7, komi=0.5, max_moves=60)
     for _ in range(3):
@@ -216,14 +224,66 @@ def test_concurrent_gumbel_searches_leave_a_valid_tree(threads):
 
 
 @pytest.mark.parametrize("threads", [2, 4, 8])
-def test_searches_in_small_steps_reach_each_target_exactly(threads):
+@pytest.mark.parametrize("path", ["merged", "compiled"])
+def test_searches_in_small_steps_reach_each_target_exactly(threads, path):
     """Targets of 1 (the root alone: every other thread collides with it and waits) up to many leaves
     per thread: the threads together never take a simulation too many or too few."""
-    search = new_search(SerialHashEvaluator(5), 5, threads, visits=400)
+    search = new_search(EVALUATORS[path](5), 5, threads, visits=400)
     search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
     for target in (1, 2, 3, 5, 17, 18, 64, 65, 200, 400):
         search.search(np.array([target]))
         check_tree(search, target)
+    search.close()
+
+
+def test_the_uniform_evaluator_is_answered_in_compiled_rounds_even_with_one_thread():
+    """One game with the uniform evaluator: every thread's search is one compiled call (its evaluate is
+    never called), one thread included, and each evaluation is counted once."""
+
+    class Uncalled(UniformEvaluator):
+        answers_uniformly = True  # kept, beside an evaluate of its own: the test sees whether it is called
+
+        def evaluate(self, planes, legal):
+            raise AssertionError("evaluate called: the rounds went through Python")
+
+    for threads in (1, 2, 4):
+        search = new_search(Uncalled(5, "agz"), 5, threads, visits=300, leaves_per_round=4)
+        assert search.shared_tree
+        search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+        search.search(np.array([300]))
+        check_tree(search, 300)
+        assert search.evaluations == int((search.ti[0, 1:search.meta[0, tree.M_USED], tree.I_STATUS]
+                                          == tree.EXPANDED).sum())
+        search.close()
+
+
+def test_a_subclass_with_its_own_evaluate_is_called_not_answered_uniformly():
+    class Biased(UniformEvaluator):
+        def evaluate(self, planes, legal):
+            policy, value = super().evaluate(planes, legal)
+            return policy, np.full(len(legal), 0.25, np.float32)
+
+    assert UniformEvaluator.answers_uniformly and not Biased.answers_uniformly
+    search = new_search(Biased(5, "agz"), 5, 2, visits=200)
+    search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+    search.search(np.array([200]))
+    check_tree(search, 200)
+    root = search.meta[0, tree.M_ROOT]
+    assert search.tf[0, root, tree.F_VALUE] == pytest.approx(0.25)  # its value, not the uniform 0
+    search.close()
+
+
+def test_compiled_rounds_stop_with_nothing_pending_when_another_thread_failed():
+    search = new_search(compiled_uniform(5), 5, 1, visits=400)
+    search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+    search.search(np.array([50]))
+    run = search._shared_steps(0, 0, 400)[0]
+    policy, values = np.zeros((search.leaves, 26), np.float32), np.zeros(search.leaves, np.float32)
+    stop = np.ones(1, np.int64)  # set before the call: one round at most, then back
+    how, evaluations, pending = kernels.search_shared_uniform(*run.args, policy, values, stop, 0, 1000)
+    assert (how, pending) == (kernels.RUN_STOPPED, 0)
+    assert 0 < evaluations <= search.leaves  # the round it gathered was applied, not left pending
+    check_tree(search, 50 + evaluations)
     search.close()
 
 

@@ -42,6 +42,7 @@ class Evaluator(Protocol):
     feature_set: str  # name of the planes it expects, see features.py
     reentrant: bool = False        # several threads may call evaluate at once (e.g. each a Ray request)
     answers_at_once: bool = False  # thread-safe and nearly free: searches call it in their own threads
+    answers_uniformly: bool = False  # its answer is uniform_rows': searches compute it in compiled code
     needs_planes: bool = True      # False: it never reads the planes, so searches need not encode them
     weights_version: int = 0       # version of the weights that answered the last evaluate
     has_ownership: bool = False    # evaluate_with_ownership answers (the net has an ownership head)
@@ -124,20 +125,23 @@ def resolve_device(device: str | torch.device) -> torch.device:
 
 
 @njit(cache=True, nogil=True)
-def _uniform_answer(legal, no_legal_move):
-    """policy[i] = legal[i] / (legal moves of row i), value 0; rows with no legal move are marked in
-    ``no_legal_move``. One compiled call, without the GIL: a tree thread calls it every round of tens
-    of microseconds, beside other threads that need the GIL."""
-    policy = np.empty(legal.shape, np.float32)
-    for i in range(legal.shape[0]):
-        count = 0
+def uniform_rows(legal, count, policy, values):
+    """The uniform evaluator's answer for rows 0 .. count - 1 of ``legal``, written into ``policy`` and
+    ``values``: policy[i] = legal[i] / (legal moves of row i), value 0. Returns the first row with no
+    legal move, or -1. Compiled without the GIL, so that searches can call it from their own compiled
+    loops (kernels.search_shared_uniform) as well as through ``UniformEvaluator.evaluate``."""
+    bad = -1
+    for i in range(count):
+        legal_moves = 0
         for m in range(legal.shape[1]):
-            count += legal[i, m]
-        no_legal_move[i] = count == 0
-        share = np.float32(1.0 / max(count, 1))
+            legal_moves += legal[i, m]
+        if legal_moves == 0 and bad < 0:
+            bad = i
+        share = np.float32(1.0 / max(legal_moves, 1))
         for m in range(legal.shape[1]):
             policy[i, m] = share if legal[i, m] else np.float32(0.0)
-    return policy, np.zeros(legal.shape[0], np.float32), no_legal_move.any()
+        values[i] = np.float32(0.0)
+    return bad
 
 
 def evaluate_in_chunks(forward, planes: np.ndarray, legal: np.ndarray,
@@ -156,9 +160,18 @@ def evaluate_in_chunks(forward, planes: np.ndarray, legal: np.ndarray,
 
 
 class UniformEvaluator(Evaluator):
-    """Uniform policy over the legal moves and value 0: free to call, for tests and search benchmarks."""
+    """Uniform policy over the legal moves and value 0: free to call, for tests and search benchmarks.
+    A search of one game computes this answer inside its compiled rounds (``answers_uniformly``)
+    instead of calling ``evaluate``: it then measures the tree search alone."""
 
     answers_at_once = True
+    answers_uniformly = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a subclass with its own evaluate answers something else: searches must call it
+        if "evaluate" in cls.__dict__ and "answers_uniformly" not in cls.__dict__:
+            cls.answers_uniformly = False
 
     def __init__(self, board_size: int, feature_set: str) -> None:
         self.board_size = int(board_size)
@@ -166,10 +179,9 @@ class UniformEvaluator(Evaluator):
 
     def evaluate(self, planes: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         check_batch_arrays(planes, legal, self.board_size)
-        no_legal_move = np.empty(len(legal), np.bool_)
-        policy, value, any_bad = _uniform_answer(legal, no_legal_move)
-        if any_bad:
-            raise_no_legal_move(np.flatnonzero(no_legal_move))
+        policy, value = np.empty(legal.shape, np.float32), np.empty(len(legal), np.float32)
+        if uniform_rows(legal, len(legal), policy, value) >= 0:
+            raise_no_legal_move(np.flatnonzero(~legal.any(axis=1)))
         return policy, value
 
 

@@ -51,6 +51,13 @@ STALL_SHARE = 4  # tree threads hold at most 1 / STALL_SHARE of the root's visit
 # the spins, 1.4x with them, same process, 9x9, 800 simulations per move).
 COLLISION_SPIN_LOADS = 2000  # on the leaf another thread is evaluating (kernels.wait_while_pending)
 PROGRESS_SPIN_LOADS = 100000  # until any thread backs up, before the condition (kernels.wait_for_visits)
+# Threads in compiled rounds (the uniform evaluator) back up only as their next round starts, a round
+# (~100 microseconds) after they gathered, and they notify no condition until their search ends: a
+# thread spins about 2 ms (1 ns a load here) before it sleeps, so that only a preempted thread makes it.
+COMPILED_PROGRESS_SPIN_LOADS = 2_000_000
+# The same threads' end: the calling thread spins until the others have left the tree rather than
+# sleep on their futures, whose wake-up took about 200 microseconds of a 6 ms search here (measured).
+COMPILED_END_SPIN_LOADS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,11 @@ class BatchedSearch:
         self.evaluator, self.cfg, self.slots, self.size = evaluator, cfg, slots, size
         self.moves = size * size + 1
         requested = max(1, threads or cfg.threads)
-        # one game and several threads (the play mode): they all search its tree (tree parallelism)
-        self.shared_tree = slots == 1 and requested > 1
+        # the uniform evaluator's answers are computed in the tree threads' compiled rounds
+        self._uniform = bool(evaluator.answers_uniformly)
+        # one game and several threads (the play mode): they all search its tree (tree parallelism);
+        # with the uniform evaluator one thread too, so that its whole search is one compiled call
+        self.shared_tree = slots == 1 and (requested > 1 or self._uniform)
         self.threads = requested if self.shared_tree else min(requested, slots)
         self.params = params_vector(cfg, komi)
         self.leaves = cfg.leaves_per_round
@@ -134,6 +144,9 @@ class BatchedSearch:
         self._merged = MergingEvaluations(evaluator) \
             if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
+        self._stop = np.zeros(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
+        self._running = np.zeros(1, np.int64)  # tree threads not yet done with this search (kernels.leave)
+        self._compiled_runs: dict[tuple[int, int], functools.partial] = {}  # (thread, target): its call
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
@@ -219,15 +232,19 @@ class BatchedSearch:
         if self.gumbel:
             self._plan_unplanned(targets)
         self._failed.clear()
+        self._stop[0] = 0
         worker = self._search_range
         if self.shared_tree:
             worker = self._search_shared_tree
             self._claimed[0] = self.root_visits(0)  # no virtual loss is left between searches
+            self._running[0] = self.threads
         others = [self._pool.submit(worker, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
         try:
             worker(0, targets)  # the calling thread takes the first range itself
         finally:
+            if others and self._uniform:
+                kernels.wait_until_all_left(self._running, COMPILED_END_SPIN_LOADS)
             # never return while another thread still changes the trees, error or not
             futures.wait(others)
         for future in others:
@@ -246,7 +263,7 @@ class BatchedSearch:
                             and kernels.games_done(self.ti[g0:g1], self.meta[g0:g1], targets[g0:g1]):
                         return
         except BaseException:
-            self._failed.set()
+            self._fail()
             raise
 
     def _round(self, i: int, which: int, targets: np.ndarray, pending):
@@ -289,15 +306,18 @@ class BatchedSearch:
         if target <= 0:
             return
         try:
-            if self._answers_at_once:
+            if self._uniform:
+                self._shared_rounds_compiled(i, target)
+            elif self._answers_at_once:
                 self._shared_rounds_at_once(i, target)
             else:
                 self._shared_rounds_pipelined(i, target)
         except BaseException:
-            self._failed.set()
+            self._fail()
             raise
         finally:
             self._notify_progress()  # a thread that leaves (or fails) may unblock the others
+            kernels.leave(self._running)
 
     def _shared_steps(self, i: int, which: int, target: int):
         """Thread i's two kernels on batch ``which``, their arguments bound: ``collect()`` gathers
@@ -338,6 +358,30 @@ class BatchedSearch:
         if applied:  # another thread failed: leave no leaf of ours pending
             apply(policy, values, applied)
 
+    def _shared_rounds_compiled(self, i: int, target: int) -> None:
+        """The uniform evaluator: thread i's rounds run in compiled code (kernels.search_shared_uniform),
+        which comes back here only to wait for slow threads, to stop, or to raise the evaluator's error."""
+        run = self._compiled_runs.get((i, target))
+        if run is None:  # built once per thread and target: a search of 6 ms spent 50 us building it
+            collect, _, _, _ = self._shared_steps(i, 0, target)
+            policy = np.zeros((self.leaves, self.moves), np.float32)
+            values = np.zeros(self.leaves, np.float32)
+            run = functools.partial(kernels.search_shared_uniform, *collect.args, policy, values, self._stop,
+                                    COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
+            self._compiled_runs = {(i, target): run, **{k: v for k, v in self._compiled_runs.items() if k[0] != i}}
+        while True:
+            how, evaluations, pending = run()
+            self.evaluations_by_range[i] += evaluations
+            self._notify_progress()
+            if how == kernels.RUN_NO_LEGAL_MOVE:  # evaluate raises the evaluator's own error
+                _, apply, planes, legal = self._shared_steps(i, 0, target)
+                apply(*self.evaluator.evaluate(planes[:pending], legal[:pending]), pending)
+                self.evaluations_by_range[i] += pending
+            elif how == kernels.RUN_STALLED:
+                self._wait_for_progress()
+            else:  # RUN_DONE, or RUN_STOPPED by another thread's failure (search raises it)
+                return
+
     def _shared_rounds_pipelined(self, i: int, target: int) -> None:
         """Two batches in flight: apply one's evaluations, gather it again and send it off; then the
         other. The thread gathers while its evaluations run (as ``_search_range`` does)."""
@@ -374,11 +418,20 @@ class BatchedSearch:
             # spin would time out, taking CPU from the evaluation
             if self._answers_at_once and kernels.wait_for_visits(self.ti[0], root, seen, PROGRESS_SPIN_LOADS):
                 return False
-            with self._progress:
-                self._waiting += 1
-                self._progress.wait(PROGRESS_WAIT_SECONDS)  # bounded: a notification may come just before
-                self._waiting -= 1
+            self._wait_for_progress()
         return False
+
+    def _wait_for_progress(self) -> None:
+        """Sleep until another tree thread applies a batch, at most PROGRESS_WAIT_SECONDS."""
+        with self._progress:
+            self._waiting += 1
+            self._progress.wait(PROGRESS_WAIT_SECONDS)  # bounded: a notification may come just before
+            self._waiting -= 1
+
+    def _fail(self) -> None:
+        """A search thread raised: every other one stops, in Python and in compiled rounds."""
+        self._failed.set()
+        self._stop[0] = 1
 
     def _notify_progress(self) -> None:
         if self._waiting:  # read without the lock: a wait missed this way ends at its timeout
