@@ -347,7 +347,8 @@ def test_an_evaluator_error_stops_every_tree_thread_before_search_raises():
     with pytest.raises(RuntimeError, match="inference server lost"):
         search.search(np.array([5000]))
     calls_when_raised = evaluator.calls
-    search._pool.submit(lambda: None).result()  # the search threads' pool is idle again
+    assert search._tree_threads.running == 0  # search() raised only once every tree thread had left
+    time.sleep(0.05)
     assert evaluator.calls == calls_when_raised < 100  # the threads stopped early, nothing searched on
     search.close()
 

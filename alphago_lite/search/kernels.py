@@ -248,8 +248,18 @@ def wait_for_visits(ti, node, seen, max_loads):
 
 @njit(cache=True, nogil=True)
 def leave(running):
-    """A tree thread is done with the tree: one fewer in running[0] (see ``wait_until_all_left``)."""
-    atomic_add(running, 0, -1)
+    """A tree thread is done with the tree: one fewer in running[0] (see ``wait_until_all_left``).
+    Returns how many there were before."""
+    return atomic_add(running, 0, -1)
+
+
+@njit(cache=True, nogil=True)
+def wait_while_equal(counter, seen, max_loads):
+    """Spin (at most max_loads loads) until counter[0] differs from ``seen``; True if it did."""
+    for _ in range(max_loads):
+        if load_acquire(counter, 0) != seen:
+            return True
+    return False
 
 
 @njit(cache=True, nogil=True)

@@ -18,7 +18,8 @@ the one tree at once, without a lock (tree.py and kernels.py say how): it gather
 leaves under virtual loss, has it evaluated, expands and backs up its own leaves. The threads together
 reach the target exactly. Their batches go to the evaluator as they come: called in the thread itself
 when it answers at once, one request per batch when it is re-entrant (the Ray client), else merged by
-one evaluation thread (``MergingEvaluations``) into a forward per round of requests.
+one evaluation thread (``MergingEvaluations``) into a forward per round of requests. The threads other
+than the caller are ``TreeThreads``, which stay awake between searches (tree_threads.py says why).
 
 Gumbel search (``cfg.algorithm == "gumbel"``, see gumbel.py) plans each slot's search before it runs:
 ``start_gumbel(slot, n, rng)`` fixes its n simulations (child visits, on top of any reused ones) and
@@ -42,6 +43,7 @@ from alphago_lite.net.evaluator import Evaluator
 from alphago_lite.net.features import get_feature_set
 from alphago_lite.search import gumbel, kernels, tree
 from alphago_lite.search.merging import MergingEvaluations
+from alphago_lite.search.tree_threads import TreeThreads
 
 PROGRESS_WAIT_SECONDS = 0.001  # longest wait of a tree thread blocked by the others' pending leaves
 STALL_SHARE = 4  # tree threads hold at most 1 / STALL_SHARE of the root's visits pending (kernels.collect_shared)
@@ -55,9 +57,10 @@ PROGRESS_SPIN_LOADS = 100000  # until any thread backs up, before the condition 
 # (~100 microseconds) after they gathered, and they notify no condition until their search ends: a
 # thread spins about 2 ms (1 ns a load here) before it sleeps, so that only a preempted thread makes it.
 COMPILED_PROGRESS_SPIN_LOADS = 2_000_000
-# The same threads' end: the calling thread spins until the others have left the tree rather than
-# sleep on their futures, whose wake-up took about 200 microseconds of a 6 ms search here (measured).
-COMPILED_END_SPIN_LOADS = 2_000_000
+# At a search's end with an evaluator that answers at once, the calling thread spins until the other
+# tree threads have left rather than sleep (tree_threads.py); behind a net's forward it would only take
+# CPU from the forward.
+AT_ONCE_END_SPIN_LOADS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,9 @@ class BatchedSearch:
         self._claimed = np.zeros(1, np.int64)  # simulations taken in the shared tree (its root's N + VL)
         self._progress = threading.Condition()  # notified when a tree thread applied a batch
         self._waiting = 0  # tree threads waiting on it
-        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        # the other threads' ranges of games, or the other tree threads (awake between searches)
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 and not self.shared_tree else None
+        self._tree_threads = TreeThreads(self.threads - 1) if self.threads > 1 and self.shared_tree else None
         # In-process evaluators (pinned buffers, CUDA graphs) are not re-entrant: one evaluation thread.
         # A re-entrant one (the Ray client) gets one per batch in flight, so that each thread's
         # requests travel at the same time instead of queueing behind each other's round trips.
@@ -145,7 +150,6 @@ class BatchedSearch:
             if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self._stop = np.zeros(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
-        self._running = np.zeros(1, np.int64)  # tree threads not yet done with this search (kernels.leave)
         self._compiled_runs: dict[tuple[int, int], functools.partial] = {}  # (thread, target): its call
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
@@ -233,18 +237,19 @@ class BatchedSearch:
             self._plan_unplanned(targets)
         self._failed.clear()
         self._stop[0] = 0
-        worker = self._search_range
         if self.shared_tree:
-            worker = self._search_shared_tree
             self._claimed[0] = self.root_visits(0)  # no virtual loss is left between searches
-            self._running[0] = self.threads
-        others = [self._pool.submit(worker, i, targets) for i in range(1, self.threads)] \
+            if self._tree_threads is None:
+                self._search_shared_tree(0, targets)
+            else:  # returns only once every tree thread has finished, error or not
+                self._tree_threads.run(functools.partial(self._search_shared_tree, targets=targets),
+                                       AT_ONCE_END_SPIN_LOADS if self._answers_at_once else 0)
+            return
+        others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
         try:
-            worker(0, targets)  # the calling thread takes the first range itself
+            self._search_range(0, targets)  # the calling thread takes the first range itself
         finally:
-            if others and self._uniform:
-                kernels.wait_until_all_left(self._running, COMPILED_END_SPIN_LOADS)
             # never return while another thread still changes the trees, error or not
             futures.wait(others)
         for future in others:
@@ -317,7 +322,6 @@ class BatchedSearch:
             raise
         finally:
             self._notify_progress()  # a thread that leaves (or fails) may unblock the others
-            kernels.leave(self._running)
 
     def _shared_steps(self, i: int, which: int, target: int):
         """Thread i's two kernels on batch ``which``, their arguments bound: ``collect()`` gathers
@@ -486,6 +490,8 @@ class BatchedSearch:
     def close(self) -> None:
         if self._pool:
             self._pool.shutdown()
+        if self._tree_threads:
+            self._tree_threads.close()
         self._eval_pool.shutdown()
         if self._merged is not None:
             self._merged.close()
