@@ -63,6 +63,7 @@ def _run_with_a_match_in_flight(run_dir, score_wins: int, score_losses: int):
     return run, weights, best_before
 
 
+@pytest.mark.slow  # a cluster of its own: 4 s to start
 def test_with_gating_a_net_that_passes_is_published_when_its_match_ends(ray_cluster, tmp_path):
     run, weights, best_before = _run_with_a_match_in_flight(tmp_path / "run", score_wins=7, score_losses=3)
     assert run.servers.published == []  # nothing is published before the result is taken
@@ -76,6 +77,7 @@ def test_with_gating_a_net_that_passes_is_published_when_its_match_ends(ray_clus
     assert evaluation["promoted"] is True and evaluation["eval_submitted_step"] == 60 and evaluation["step"] == 75
 
 
+@pytest.mark.slow  # as above
 def test_with_gating_a_net_that_fails_is_never_published(ray_cluster, tmp_path):
     run, _, best_before = _run_with_a_match_in_flight(tmp_path / "run", score_wins=5, score_losses=5)
     run.poll_evaluation(wait=True)

@@ -39,6 +39,7 @@ class Client:
         return [self.evaluator.evaluate(planes, legal) for planes, legal in work]
 
 
+@pytest.mark.slow  # two servers, two client actors: 8 s; the quick tier keeps a server that answers as the net
 def test_two_clients_get_what_the_in_process_evaluator_returns(ray_cluster):
     servers = [start_server(), start_server()]
     assert isinstance(RemoteEvaluator(servers, SIZE, "agz"), Evaluator)

@@ -1,6 +1,7 @@
 """The SearchWorker actor in a real Ray cluster: games stream into a sink actor, decode and replay."""
 from functools import partial
 
+import pytest
 import ray
 
 from actors.search_worker import SearchWorker
@@ -24,6 +25,7 @@ class Sink:
         return self.items
 
 
+@pytest.mark.slow  # a cluster of its own and a worker actor's games: 11 s
 def test_worker_streams_two_replayable_games_to_the_sink(ray_cluster):
     cfg = load_config(overrides=["game.size=5", "game.komi=2.5", "game.max_moves=30",
                                  "search.num_simulations=8", "search.leaves_per_round=2",
