@@ -28,7 +28,9 @@ lock-free scheme, 2009). No lock anywhere; instead:
     count, then (a release store) the parent's status EXPANDED; walks read a status with an acquire
     load before they read the children;
   - N, VL and W change by atomic read-modify-write (no update is ever lost), N before VL in a backup,
-    so that N + VL never undercounts the simulations claimed below a node.
+    so that N + VL never undercounts the simulations claimed below a node;
+  - a walk puts its virtual loss on each node as it enters it (and takes it back if the walk ends in
+    a collision), so that other walks see its path while it is still under way.
 Reads are not atomic as a group: a walk may see N of a child already incremented and its W not yet;
 that only perturbs one selection, as in Fuego. When every thread has finished (no leaf pending):
 N(s) = 1 + sum of N(c) over the children c of every expanded node s, exactly.
@@ -203,11 +205,11 @@ def revert_virtual_loss(ti, node):
 
 
 @njit(cache=True, nogil=True)
-def add_virtual_loss_below(ti, node, top):
-    """Shared trees: atomic virtual loss on node and its ancestors below ``top`` (whose own virtual loss
-    the caller has already reserved)."""
+def remove_virtual_loss_below(ti, node, top):
+    """Shared trees: take back a walk's virtual loss (atomically) from node and its ancestors below ``top``
+    (whose own virtual loss is the caller's)."""
     while node != top:
-        atomic_add(ti, (node, I_VL), 1)
+        atomic_add(ti, (node, I_VL), -1)
         node = ti[node, I_PARENT]
 
 
