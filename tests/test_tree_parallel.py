@@ -444,6 +444,24 @@ def test_bench_search_measures_one_game_at_each_thread_count():
     assert len(rates) == 2 and min(rates) > 0
 
 
+def test_bench_search_measures_each_thread_count_on_the_first_ones_positions():
+    from alphago_lite.benchmarks.search import SelfPlayingSearch
+    first, follower = SelfPlayingSearch(5, 48, 1, 1), SelfPlayingSearch(5, 48, 1, 2)
+    # moves that no search of its own would choose: the corner points, in order
+    corners = [0, 4, 20, 24]
+    for corner in corners:
+        assert follower.move([corner])[2] == [corner]
+    assert follower.games[0].history == corners
+    follower.games[0] = follower._new_game(0)
+    for _ in range(8):
+        _, _, moves = first.move()
+        done, _, played = follower.move(moves)
+        assert played == moves and done > 0
+        assert follower.games[0].history == first.games[0].history
+    first.search.close()
+    follower.search.close()
+
+
 # 4 and 8 threads take seconds each: the slow tier (2 threads stays in the quick one)
 @pytest.mark.parametrize("threads", [2, pytest.param(4, marks=pytest.mark.slow),
                                      pytest.param(8, marks=pytest.mark.slow)])

@@ -72,7 +72,7 @@ def uniform_evaluator(size: int) -> UniformEvaluator:
 
 class SelfPlayingSearch:
     """``slots`` greedy games searched together with ``threads`` threads; ``move()`` plays one move in
-    every game and returns (new simulations, seconds)."""
+    every game and returns (new simulations, seconds, the moves played)."""
 
     def __init__(self, size: int, sims: int, slots: int, threads: int, leaves: int = SearchConfig.leaves_per_round):
         self.size, self.sims, self.slots = size, sims, slots
@@ -88,18 +88,24 @@ class SelfPlayingSearch:
         self.search.set_root(slot, game)
         return game
 
-    def move(self) -> tuple[int, float]:
+    def move(self, moves: list[int] | None = None) -> tuple[int, float, list[int]]:
+        """Search every game's position, then play each search's choice, or ``moves`` (one per slot: the
+        choices of another run that searched these same positions)."""
         start = time.perf_counter()
         before = sum(self.search.root_visits(s) for s in range(self.slots))
         self.search.search(np.full(self.slots, self.sims))
         done = sum(self.search.root_visits(s) for s in range(self.slots)) - before
+        played = []
         for slot, game in enumerate(self.games):
             move = int(np.argmax(self.search.stats(slot).visits))
+            if moves is not None:
+                move = moves[slot]
+            played.append(move)
             game.play(move)
             self.search.advance(slot, game, move)
             if game.is_over:
                 self.games[slot] = self._new_game(slot)
-        return done, time.perf_counter() - start
+        return done, time.perf_counter() - start, played
 
 
 BLOCK_SECONDS = 0.25
@@ -107,21 +113,31 @@ BLOCK_SECONDS = 0.25
 
 def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
                                seconds: float, leaves: int = SearchConfig.leaves_per_round) -> list[float]:
-    """Simulations/s for each thread count. They take turns in blocks of moves (BLOCK_SECONDS each),
-    so that the load other programs put on a shared machine falls on all of them alike. Blocks, not
-    single moves: turns of one move leave a multi-threaded run's second core idle for a whole search
-    of the others before each of its own, and its figure then measured how fast an idle virtual CPU
-    wakes up (hundreds of microseconds per 5 ms search here) more than the search."""
+    """Simulations/s for each thread count, on the same positions. The first run plays a block of moves
+    (BLOCK_SECONDS) by its own choices; each other run then searches those same positions, playing the
+    first run's moves; and again, so that the load other programs put on a shared machine falls on all
+    of them alike. The same positions, because a search's cost depends on the position (a late-game
+    board has fewer moves, its trees are deeper and narrower, and threads collide in them more): when
+    each run played its own games, a 2.5 s measurement covered about 40 moves with 1 thread and 65 with
+    2, of one game, and the 2-thread figure was partly that of a later phase. Blocks, not single moves:
+    turns of one move leave a multi-threaded run's second core idle for a whole search of the others
+    before each of its own, and its figure then measured how fast an idle virtual CPU wakes up
+    (hundreds of microseconds per 5 ms search here) more than the search."""
     runs = [SelfPlayingSearch(size, sims, slots, threads, leaves) for threads in thread_counts]
     done, spent = [0] * len(runs), [0.0] * len(runs)
     while sum(spent) < seconds * len(runs):
-        for i, run in enumerate(runs):
-            block = 0.0
-            while block < BLOCK_SECONDS:
-                d, t = run.move()
+        block, played = 0.0, []
+        while block < BLOCK_SECONDS:
+            d, t, moves = runs[0].move()
+            done[0] += d
+            spent[0] += t
+            block += t
+            played.append(moves)
+        for i, run in enumerate(runs[1:], 1):
+            for moves in played:
+                d, t, _ = run.move(moves)
                 done[i] += d
                 spent[i] += t
-                block += t
     for run in runs:
         run.search.close()
     return [d / t for d, t in zip(done, spent)]
