@@ -344,3 +344,29 @@ def test_an_evaluation_match_with_gumbel_search_plays_every_game_to_the_end():
                         games=4, simulations=8, opening_moves=2)
     assert result.games == 4
     assert result.wins >= 2  # the net that reads the score is not worse than one that reads nothing
+
+
+def test_a_search_to_the_last_ones_target_follows_its_own_budget():
+    """With the uniform evaluator a search thread's compiled call is kept while the target stays the same;
+    the next search may reach that target with another budget (tree reuse kept fewer visits), and must
+    follow its own. Checked against a search object that never searched, given the same tree and plan."""
+    def new_search():
+        return BatchedSearch(UniformEvaluator(5, "agz"), SearchConfig(algorithm="gumbel", gumbel_considered=4),
+                             slots=1, size=5, komi=0.5, max_moves=50, max_simulations=64)
+    search, game = new_search(), Game(size=5, komi=0.5, max_moves=50)
+    search.set_root(0, game)
+    target = search.start_gumbel(0, 40)
+    search.search(np.array([target]))
+    move = search.stats(0).best_move
+    game.play(move)
+    search.advance(0, game, move)
+    budget = target - search.root_visits(0) - (0 if search.root_expanded(0) else 1)
+    assert 0 < budget < 40 and search.start_gumbel(0, budget) == target
+    fresh = new_search()
+    for name in ("ti", "tf", "meta", "root_states", "root_hists", "root_gumbel", "root_base", "root_budget"):
+        getattr(fresh, name)[...] = getattr(search, name)
+    search.search(np.array([target]))
+    fresh.search(np.array([target]))
+    assert search.stats(0).visits.tolist() == fresh.stats(0).visits.tolist()
+    search.close()
+    fresh.close()

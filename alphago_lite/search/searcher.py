@@ -150,7 +150,7 @@ class BatchedSearch:
             if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self._stop = np.zeros(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
-        self._compiled_runs: list[tuple[int, functools.partial] | None] = [None] * self.threads  # (target, call)
+        self._compiled_runs: list[tuple[tuple[int, int], functools.partial] | None] = [None] * self.threads
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
@@ -366,11 +366,13 @@ class BatchedSearch:
         """The uniform evaluator: thread i's rounds run in compiled code (kernels.search_shared_uniform),
         which comes back here only to wait for slow threads, to stop, or to raise the evaluator's error."""
         cached = self._compiled_runs[i]
-        if cached is None or cached[0] != target:  # kept while the target stays: building it took 50 us
+        # kept while the target and the Gumbel budget stay (both are bound by value): building it took 50 us
+        key = target, int(self.root_budget[0])
+        if cached is None or cached[0] != key:
             collect, _, _, _ = self._shared_steps(i, 0, target)
             policy = np.zeros((self.leaves, self.moves), np.float32)
             values = np.zeros(self.leaves, np.float32)
-            cached = target, functools.partial(kernels.search_shared_uniform, *collect.args, policy, values,
+            cached = key, functools.partial(kernels.search_shared_uniform, *collect.args, policy, values,
                                                self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
             self._compiled_runs[i] = cached
         run = cached[1]
