@@ -158,6 +158,35 @@ def test_root_noise_mixes_dirichlet_into_root_priors_only():
     np.testing.assert_array_equal(search.tf[0, others], before_tf[others])  # deeper priors untouched
 
 
+def subtree(ti, tf, node):
+    """A node's subtree independent of node ids: (move, N, W, P, children in order)."""
+    kids = []
+    if ti[node, tree.I_STATUS] == tree.EXPANDED:
+        first = ti[node, tree.I_FIRST]
+        kids = [subtree(ti, tf, first + i) for i in range(ti[node, tree.I_NCHILD])]
+    return (int(ti[node, tree.I_MOVE]), int(ti[node, tree.I_N]), float(tf[node, tree.F_W]), float(tf[node, tree.F_P]),
+            kids)
+
+
+@pytest.mark.parametrize("room_left", [True, False])
+def test_a_move_keeps_its_subtree_in_place_while_there_is_room_and_compacts_it_when_not(room_left):
+    search, _ = searched(CAPTURE, komi=0.5, visits=300)
+    ti, tf, meta = search.ti[0], search.tf[0], search.meta[0]
+    child = tree.child_for_move(ti, meta, from_gtp("E4", 5))
+    kept, used = subtree(ti, tf, child), int(meta[tree.M_USED])
+    room = ti.shape[0] - used if room_left else ti.shape[0] - used + 1
+    tree.reroot(ti, tf, meta, child, search._tmp_i, search._tmp_f, room)
+    root = int(meta[tree.M_ROOT])
+    assert subtree(ti, tf, root) == kept and ti[root, tree.I_PARENT] == -1
+    if room_left:  # left in place: the nodes before it are unreachable until a compaction
+        assert root == child and meta[tree.M_USED] == used
+    else:  # compacted to the front, breadth first: the root is node 1, its children from node 2
+        assert root == 1 and ti[1, tree.I_FIRST] == 2
+        nodes = 1 + sum(ti[n, tree.I_NCHILD] for n in range(1, meta[tree.M_USED])
+                        if ti[n, tree.I_STATUS] == tree.EXPANDED)
+        assert meta[tree.M_USED] == 1 + nodes < used
+
+
 @pytest.mark.parametrize("reuse", [True, False])
 def test_tree_reuse_keeps_the_chosen_subtree_counts(reuse):
     search, game = searched(CAPTURE, komi=0.5, visits=300, reuse_tree=reuse)

@@ -109,7 +109,8 @@ class BatchedSearch:
         self.leaves = cfg.leaves_per_round
         sims = max_simulations or cfg.num_simulations
         # every expansion adds at most `moves` children; reuse keeps a subtree of earlier searches
-        capacity = 2 + 2 * (sims + 2 * self.leaves + 1) * self.moves
+        self._search_room = (sims + 2 * self.leaves + 1) * self.moves  # nodes one search may add, at most
+        capacity = 2 + 2 * self._search_room
         self.ti, self.tf, self.meta = tree.new_trees(slots, capacity)
         self._tmp_i = np.zeros_like(self.ti[0])
         self._tmp_f = np.zeros_like(self.tf[0])
@@ -173,7 +174,8 @@ class BatchedSearch:
     def advance(self, slot: int, game: Game, move: int) -> None:
         """``move`` was just played in ``game``: keep its subtree (tree reuse) or start afresh."""
         child = tree.child_for_move(self.ti[slot], self.meta[slot], move) if self.cfg.reuse_tree else -1
-        tree.reroot(self.ti[slot], self.tf[slot], self.meta[slot], child, self._tmp_i, self._tmp_f)
+        tree.reroot(self.ti[slot], self.tf[slot], self.meta[slot], child, self._tmp_i, self._tmp_f,
+                    self._search_room)
         self.set_root(slot, game, keep_tree=True)
 
     def root_expanded(self, slot: int) -> bool:
