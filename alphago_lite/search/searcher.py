@@ -459,20 +459,12 @@ class BatchedSearch:
         visits = np.zeros(self.moves, np.int32)
         priors = np.zeros(self.moves, np.float32)
         q = np.zeros(self.moves, np.float32)
-        first, count = ti[root, tree.I_FIRST], max(ti[root, tree.I_NCHILD], 0)
-        if ti[root, tree.I_STATUS] == tree.EXPANDED:
-            kids = np.arange(first, first + count)
-            moves = ti[kids, tree.I_MOVE]
-            visits[moves] = ti[kids, tree.I_N]
-            priors[moves] = tf[kids, tree.F_P]
-            n = np.maximum(ti[kids, tree.I_N], 1)
-            q[moves] = tf[kids, tree.F_W] / n
-        n_root = max(int(ti[root, tree.I_N]), 1)
-        value = float(-tf[root, tree.F_W] / n_root)
+        value = float(tree.root_stats(ti, tf, root, visits, priors, q))
         if not self.gumbel:
             return RootStats(visits, priors, q, value, int(ti[root, tree.I_N]), int(np.argmax(visits)))
         improved = np.zeros(self.moves, np.float32)
         scratch = np.zeros(self.moves, np.float64)
+        first, count = ti[root, tree.I_FIRST], max(ti[root, tree.I_NCHILD], 0)
         if count:
             gumbel.improved_policy(ti, tf, root, self.params, scratch)
             improved[ti[first:first + count, tree.I_MOVE]] = scratch[:count]

@@ -250,6 +250,23 @@ def root_visits(ti, meta, n_moves, out):
 
 
 @njit(cache=True, nogil=True)
+def root_stats(ti, tf, root, visits, priors, q):
+    """Each root move's visits, prior and Q (from the view of the player to move at the root) into
+    visits / priors / q (zeros for moves without a child); returns the root's value for that player.
+    One compiled call: the same in numpy (a dozen array operations) took 300 us right after a search,
+    whose memory traffic had left the interpreter's own cold (60-85 us this way, measured)."""
+    if ti[root, I_STATUS] == EXPANDED:
+        first = ti[root, I_FIRST]
+        for i in range(ti[root, I_NCHILD]):
+            child = first + i
+            n = ti[child, I_N]
+            visits[ti[child, I_MOVE]] = n
+            priors[ti[child, I_MOVE]] = tf[child, F_P]
+            q[ti[child, I_MOVE]] = tf[child, F_W] / max(n, 1)
+    return -tf[root, F_W] / max(ti[root, I_N], 1)
+
+
+@njit(cache=True, nogil=True)
 def child_for_move(ti, meta, move):
     root = meta[M_ROOT]
     first = ti[root, I_FIRST]
