@@ -282,10 +282,12 @@ def test_compiled_rounds_stop_with_nothing_pending_when_another_thread_failed():
     search = new_search(compiled_uniform(5), 5, 1, visits=400)
     search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
     search.search(np.array([50]))
-    run = search._shared_steps(0, 0, 400)[0]
-    policy, values = np.zeros((search.leaves, 26), np.float32), np.zeros(search.leaves, np.float32)
-    stop = np.ones(1, np.int64)  # set before the call: one round at most, then back
-    how, evaluations, pending = kernels.search_shared_uniform(*run.args, policy, values, stop, 0, 1000)
+    args = list(search._compiled_args[0])  # the arguments of its own compiled searches, but:
+    assert args[6] is search._plan and args[22] is search._stop
+    args[6] = np.array([400, 0])  # the plan: a target of 400
+    args[22] = np.ones(1, np.int64)  # stop, set before the call: one round at most, then back
+    args[23:] = 0, 1000  # no spins
+    how, evaluations, pending = kernels.search_shared_uniform(*args)
     assert (how, pending) == (kernels.RUN_STOPPED, 0)
     assert 0 < evaluations <= search.leaves  # the round it gathered was applied, not left pending
     check_tree(search, 50 + evaluations)

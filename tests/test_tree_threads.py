@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from alphago_lite.search.tree_threads import TreeThreads
+from alphago_lite.search import kernels
+from alphago_lite.search.tree_threads import HANDOFF, IDLE, TreeThreads
 
 
 class Recorder:
@@ -79,3 +80,64 @@ def test_close_ends_the_helpers_and_so_does_dropping_them():
     for t in helpers:
         t.join(timeout=5)
     assert not any(t.is_alive() for t in helpers)
+
+
+class Resident:
+    """A resident call in Python, doing what the compiled one (kernels.serve_shared_uniform) does: it
+    serves searches itself (notes them and, ``linger`` seconds later, leaves) one after another, hands
+    those numbered in ``hand_over`` back to work(k) without leaving, and comes back IDLE after ``wait``
+    seconds without one."""
+
+    def __init__(self, hand_over=(), wait=1.0, linger=0.0):
+        self.hand_over, self.wait, self.linger = set(hand_over), wait, linger
+        self.served, self.idle = [], 0
+
+    def __call__(self, k, generation, seen, spin_loads, running):
+        while True:
+            start = time.monotonic()
+            while generation[0] == seen:
+                if time.monotonic() > start + self.wait:  # read each time: a test may shorten it
+                    self.idle += 1
+                    return seen, IDLE
+                time.sleep(0)  # a Python spin lets the caller have the GIL
+            seen = int(generation[0])
+            if seen in self.hand_over:
+                return seen, HANDOFF
+            self.served.append((k, seen))
+            time.sleep(self.linger)
+            kernels.leave(running)
+
+
+def test_resident_helpers_serve_searches_themselves_and_hand_back_the_ones_they_cannot():
+    resident = Resident(hand_over={2, 5})
+    threads = TreeThreads(2, resident=resident)
+    for search in range(1, 7):
+        work = Recorder()
+        threads.run(work, 2_000_000)
+        assert threads.running == 0
+        if search in resident.hand_over:  # handed back: work(k) ran in each helper
+            assert work.finished == {0, 1, 2}
+        else:  # the resident calls served it: only the caller ran work
+            assert work.finished == {0} and {(1, search), (2, search)} <= set(resident.served)
+    resident.wait = 0  # back from the resident calls at once, to see the close
+    threads.close()
+
+
+def test_resident_helpers_that_went_idle_sleep_and_run_the_next_search_through_work():
+    resident = Resident(wait=0.001, linger=0.02)
+    threads = TreeThreads(2, resident=resident)
+    time.sleep(0.05)  # both come back IDLE and sleep
+    assert resident.idle >= 2
+    resident.wait = 10.0  # from their next resident call on, they wait for searches
+    work = Recorder()
+    threads.run(work, 0)  # woken from their sleep, they run this one through work(k), and notify
+    assert work.finished == {0, 1, 2} and threads.running == 0
+    # resident again: they serve this one, and leave 20 ms after the caller went to sleep, without a
+    # notification; the caller's sleep is a wait with a timeout, and it looks again
+    work = Recorder()
+    caller = threading.Thread(target=threads.run, args=(work, 0))
+    caller.start()
+    caller.join(timeout=5)
+    assert not caller.is_alive() and work.finished == {0} and {(1, 2), (2, 2)} <= set(resident.served)
+    resident.wait = 0
+    threads.close()

@@ -63,6 +63,14 @@ COMPILED_PROGRESS_SPIN_LOADS = 2_000_000
 AT_ONCE_END_SPIN_LOADS = 2_000_000
 
 
+def resident_searches(compiled_args: list[tuple], outcomes: np.ndarray):
+    """TreeThreads' resident call for the uniform evaluator's searches: helper k serves them in compiled
+    code with its own arguments. It holds arrays only, not the search object (tree_threads.py)."""
+    def resident(k: int, generation: np.ndarray, seen: int, spin_loads: int, running: np.ndarray):
+        return kernels.serve_shared_uniform(generation, seen, spin_loads, running, outcomes[k], *compiled_args[k])
+    return resident
+
+
 @dataclass(frozen=True)
 class RootStats:
     """What a finished search says about one root."""
@@ -141,7 +149,6 @@ class BatchedSearch:
         self._waiting = 0  # tree threads waiting on it
         # the other threads' ranges of games, or the other tree threads (awake between searches)
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 and not self.shared_tree else None
-        self._tree_threads = TreeThreads(self.threads - 1) if self.threads > 1 and self.shared_tree else None
         # In-process evaluators (pinned buffers, CUDA graphs) are not re-entrant: one evaluation thread.
         # A re-entrant one (the Ray client) gets one per batch in flight, so that each thread's
         # requests travel at the same time instead of queueing behind each other's round trips.
@@ -151,11 +158,23 @@ class BatchedSearch:
             if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
         self._stop = np.zeros(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
-        self._compiled_runs: list[tuple[tuple[int, int], functools.partial] | None] = [None] * self.threads
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
         self._answers_at_once = bool(evaluator.answers_at_once)
+        # the uniform evaluator's searches in compiled code (kernels.search_shared_uniform): the target and
+        # Gumbel budget of the current search, each thread's arguments, and per helper (one 64-byte row
+        # each) what its resident call counted: evaluations, and how a search it handed back ended
+        self._plan = np.zeros(2, np.int64)
+        self._compiled_args = [self._compiled_arguments(i) for i in range(self.threads)] if self._uniform else []
+        self._outcomes = np.zeros((self.threads, 8), np.int64)
+        self._outcomes[:, kernels.OUTCOME_HOW] = kernels.NO_OUTCOME
+        # the other tree threads, awake between searches; with the uniform evaluator their searches run
+        # in compiled code from one search to the next (TreeThreads' resident call)
+        self._tree_threads = None
+        if self.threads > 1 and self.shared_tree:
+            resident = resident_searches(self._compiled_args, self._outcomes) if self._uniform else None
+            self._tree_threads = TreeThreads(self.threads - 1, resident=resident)
 
     # ------------------------------------------------------------------------- positions ---
     def set_root(self, slot: int, game: Game, keep_tree: bool = False) -> None:
@@ -241,6 +260,8 @@ class BatchedSearch:
         self._stop[0] = 0
         if self.shared_tree:
             self._claimed[0] = self.root_visits(0)  # no virtual loss is left between searches
+            self._plan[kernels.PLAN_TARGET] = targets[0]
+            self._plan[kernels.PLAN_BUDGET] = self.root_budget[0]
             if self._tree_threads is None:
                 self._search_shared_tree(0, targets)
             else:  # returns only once every tree thread has finished, error or not
@@ -364,22 +385,29 @@ class BatchedSearch:
         if applied:  # another thread failed: leave no leaf of ours pending
             apply(policy, values, applied)
 
+    def _compiled_arguments(self, i: int) -> tuple:
+        """Thread i's arguments of kernels.search_shared_uniform (the same from one search to the next:
+        the target and budget are read from self._plan)."""
+        planes, legal, nodes, _ = self.batches[0]
+        wstate, whist, scores = self.scratch[i]
+        policy = np.zeros((self.leaves, self.moves), np.float32)
+        values = np.zeros(self.leaves, np.float32)
+        return (self.ti[0], self.tf[0], self.meta[0], self._claimed, self.root_states[0], self.root_hists[0],
+                self._plan, self.root_gumbel[0], self.root_base[0], wstate, whist, self.params, self.fs_id,
+                self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, i * self.leaves, scores, policy,
+                values, self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
+
     def _shared_rounds_compiled(self, i: int, target: int) -> None:
         """The uniform evaluator: thread i's rounds run in compiled code (kernels.search_shared_uniform),
-        which comes back here only to wait for slow threads, to stop, or to raise the evaluator's error."""
-        cached = self._compiled_runs[i]
-        # kept while the target and the Gumbel budget stay (both are bound by value): building it took 50 us
-        key = target, int(self.root_budget[0])
-        if cached is None or cached[0] != key:
-            collect, _, _, _ = self._shared_steps(i, 0, target)
-            policy = np.zeros((self.leaves, self.moves), np.float32)
-            values = np.zeros(self.leaves, np.float32)
-            cached = key, functools.partial(kernels.search_shared_uniform, *collect.args, policy, values,
-                                               self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
-            self._compiled_runs[i] = cached
-        run = cached[1]
+        which comes back here only to wait for slow threads, to stop, or to raise the evaluator's error.
+        A helper's search that its resident call handed back goes on here from where that ended."""
+        outcome = self._outcomes[i]
         while True:
-            how, evaluations, pending = run()
+            if outcome[kernels.OUTCOME_HOW] != kernels.NO_OUTCOME:
+                how, evaluations, pending = int(outcome[kernels.OUTCOME_HOW]), 0, int(outcome[kernels.OUTCOME_PENDING])
+                outcome[kernels.OUTCOME_HOW] = kernels.NO_OUTCOME
+            else:
+                how, evaluations, pending = kernels.search_shared_uniform(*self._compiled_args[i])
             self.evaluations_by_range[i] += evaluations
             self._notify_progress()
             if how == kernels.RUN_NO_LEGAL_MOVE:  # evaluate raises the evaluator's own error
@@ -450,7 +478,7 @@ class BatchedSearch:
     @property
     def evaluations(self) -> int:
         """Positions evaluated by the network so far (all threads)."""
-        return sum(self.evaluations_by_range)
+        return sum(self.evaluations_by_range) + int(self._outcomes[:, kernels.OUTCOME_EVALUATIONS].sum())
 
     # --------------------------------------------------------------------------- results ---
     def stats(self, slot: int) -> RootStats:

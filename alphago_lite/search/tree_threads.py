@@ -13,6 +13,12 @@ before they sleep, in compiled code without the GIL:
     ``end_spin_loads`` loads, then sleeps on a condition that the last helper out notifies.
 The caller passes ``end_spin_loads=0`` when the helpers' last rounds wait for a network's forward
 (milliseconds): the spin would only take CPU from the forward.
+
+A search whose helpers' work is all compiled (the uniform evaluator's) gives each helper a ``resident``
+call instead: compiled code that waits for the next search, runs it and leaves, search after search,
+without the GIL (kernels.serve_shared_uniform). It comes back to Python only to sleep, or to hand a
+search that needs Python over to ``work(k)``. It notifies no condition: the caller's sleep at the end
+is a wait with a timeout (END_WAIT_SECONDS).
 """
 from __future__ import annotations
 
@@ -25,14 +31,17 @@ import numpy as np
 from alphago_lite.search import kernels
 
 HELPER_SPIN_LOADS = 2_000_000  # about 2 ms: a play loop's bookkeeping between two searches is ~0.5 ms
+END_WAIT_SECONDS = 0.001  # the caller's sleep at a search's end, between looks at the helpers' count
+IDLE, HANDOFF = 0, 1  # how a resident call came back (kernels.SERVE_IDLE, kernels.SERVE_HANDOFF)
 
 
 class _Shared:
     """What the helpers see: the only thing their threads hold, so that a ``TreeThreads`` dropped without
     ``close`` is still collected, and its finalizer ends them."""
 
-    def __init__(self, helpers: int, spin_loads: int):
+    def __init__(self, helpers: int, spin_loads: int, resident: Callable | None):
         self.spin_loads = spin_loads
+        self.resident = resident
         self.generation = np.zeros(1, np.int64)  # searches published so far
         self.running = np.zeros(1, np.int64)  # helpers not yet done with the current search
         self.work: Callable[[int], None] | None = None  # the current search's, None between searches
@@ -43,16 +52,24 @@ class _Shared:
         self.closed = False
 
     def serve(self, k: int) -> None:
-        """Helper k's life: wait for a search, run work(k), leave; until closed."""
+        """Helper k's life: wait for a search, run work(k), leave; until closed. With a resident call,
+        the searches run in it, and work(k) only takes over one that it handed back."""
         seen = 0
         while True:
-            if not kernels.wait_while_equal(self.generation, seen, self.spin_loads):
+            if self.resident is not None:
+                seen, how = self.resident(k, self.generation, seen, self.spin_loads, self.running)
+                to_run = how == HANDOFF
+            else:
+                to_run = kernels.wait_while_equal(self.generation, seen, self.spin_loads)
+                if to_run:
+                    seen = int(self.generation[0])
+            if not to_run:  # no search within the spin: sleep until one is published
                 with self.published:
                     while self.generation[0] == seen and not self.closed:
                         self.published.wait()
-            if self.closed:
-                return
-            seen = int(self.generation[0])
+                if self.closed:
+                    return
+                seen = int(self.generation[0])
             try:
                 self.work(k)
             except BaseException as error:  # raised by run() in the caller's thread
@@ -73,9 +90,12 @@ class TreeThreads:
     """``helpers`` threads that run each search's ``work(k)``, k = 1 .. helpers, beside the caller's
     ``work(0)``. ``run`` is called by one thread at a time; ``close`` (or collection) ends the helpers."""
 
-    def __init__(self, helpers: int, spin_loads: int = HELPER_SPIN_LOADS):
+    def __init__(self, helpers: int, spin_loads: int = HELPER_SPIN_LOADS, resident: Callable | None = None):
+        """``resident(k, generation, seen, spin_loads, running) -> (seen, IDLE or HANDOFF)``: helper k's
+        searches in compiled code (see the module docstring); it must hold no reference to the search's
+        owner, so that an owner dropped without ``close`` is still collected."""
         self.helpers = helpers
-        self._shared = shared = _Shared(helpers, spin_loads)
+        self._shared = shared = _Shared(helpers, spin_loads, resident)
         self._threads = [threading.Thread(target=shared.serve, args=(k,), name=f"tree-thread-{k}", daemon=True)
                          for k in range(1, helpers + 1)]
         for thread in self._threads:
@@ -114,8 +134,8 @@ class TreeThreads:
             return
         with shared.finished:
             shared.caller_sleeps = True
-            while shared.running[0] > 0:
-                shared.finished.wait()
+            while shared.running[0] > 0:  # a resident helper leaves without a notification
+                shared.finished.wait(END_WAIT_SECONDS)
             shared.caller_sleeps = False
 
     def close(self) -> None:
