@@ -161,6 +161,9 @@ def test_bench_inference_smoke(ray_cluster, capsys):
     header, *lines = capsys.readouterr().out.splitlines()
     assert "threads 1," in header
     lines = [line for line in lines if " note: " not in line]
+    steal = [line for line in lines if " host steal during these rounds: " in line]
+    assert [line.split()[:2] for line in steal] == [["torch", "fp32"], ["torch", "bf16"]]
+    lines = [line for line in lines if line not in steal]
     assert [line.split(":")[0].split() for line in lines] == [
         ["torch", precision, *figure.split()] for precision in ("fp32", "bf16")
         for figure in ("raw forward", "in-process", "ray service")]

@@ -186,6 +186,7 @@ def test_bench_selfplay_reports_every_figure(ray_cluster, capsys):
     assert set(figures) == {"games/h", "positions/s", "NN evals/s", "batch fill", "share of raw"}, out
     assert float(figures["games/h"]) > 0 and float(figures["NN evals/s"]) > 0, out
     assert "their mean length" in out  # games finished, so the estimate uses their real length
+    assert re.search(r"^host steal during this run: [\d.]+% of the CPU time", out, re.MULTILINE), out
 
 
 @pytest.mark.slow

@@ -34,6 +34,7 @@ import torch
 
 from actors.cluster import connected
 from actors.inference import InferenceServer, RemoteEvaluator
+from alphago_lite.benchmarks.steal import StealMeter
 from alphago_lite.config import ClusterConfig
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.evaluator import resolve_device
@@ -229,13 +230,14 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
     with connected(ClusterConfig(num_cpus=max(2, args.clients + 1))):
         service = RayService(model, args, device, backend, resolved)
         try:
-            for _ in range(args.rounds):
-                raws.append(span_rate(step, args.batch, seconds, sync=sync))
-                in_processes.append(span_rate(lambda: evaluator.evaluate(planes, legal), args.batch, seconds))
-                rate, stats = service.span(seconds)
-                services.append(rate)
-                own_counts.append(stats["evals_per_s"])
-                forward_spans.append((stats["positions"], stats["forward_seconds"], stats["seconds"]))
+            with StealMeter() as steal:
+                for _ in range(args.rounds):
+                    raws.append(span_rate(step, args.batch, seconds, sync=sync))
+                    in_processes.append(span_rate(lambda: evaluator.evaluate(planes, legal), args.batch, seconds))
+                    rate, stats = service.span(seconds)
+                    services.append(rate)
+                    own_counts.append(stats["evals_per_s"])
+                    forward_spans.append((stats["positions"], stats["forward_seconds"], stats["seconds"]))
         finally:
             service.close()
     # rounds of equal length: the mean of their rates is positions over the whole time of each figure
@@ -249,6 +251,7 @@ def measure(backend: str, precision: str, model: PolicyValueNet, args: argparse.
           f"batch fill {stats['batch_fill']:.2f}, queue latency {stats['queue_latency_ms_mean']:.1f} ms, "
           f"server threads {stats['forward_threads']}, forward busy {busy:.2f}, forward speed {speed:.2f} x raw; "
           f"{args.rounds} rounds]", flush=True)
+    print(f"{label} {steal.line('these rounds')}", flush=True)
     for figure, value in (("in-process", in_process), ("ray service", served), ("server's own count", own)):
         if value > raw * NOISE:
             print(f"{label} note: {figure} is {value / raw:.2f} x raw: the raw forward was slowed down by "

@@ -32,6 +32,7 @@ from actors.cluster import connected, stop_selfplay
 from actors.inference import start_inference_servers
 from actors.replay_buffer import start_replay_buffer
 from actors.worker_pool import start_search_workers
+from alphago_lite.benchmarks.steal import StealMeter
 from alphago_lite.config import Config, load_config, resolved_max_moves
 from alphago_lite.net.backends import build_evaluator
 from alphago_lite.net.features import num_planes
@@ -159,7 +160,10 @@ def main(args: argparse.Namespace | list[str] | None = None) -> int:
     rates = []
     for label, overrides in _variants(args, base):
         cfg = load_config(args.config, overrides)
-        rates.append((label, report(cfg, args.config, measure(cfg, args.seconds))))
+        with StealMeter() as steal:
+            run = measure(cfg, args.seconds)
+        rates.append((label, report(cfg, args.config, run)))
+        print(steal.line("this run"), flush=True)
     if len(rates) > 1:
         first_label, first = rates[0]
         for label, evals in rates[1:]:

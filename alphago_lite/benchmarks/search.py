@@ -25,6 +25,7 @@ import time
 import numpy as np
 import torch
 
+from alphago_lite.benchmarks.steal import StealMeter
 from alphago_lite.config import SearchConfig, load_config
 from alphago_lite.go import Game
 from alphago_lite.net.evaluator import Evaluator, InProcessEvaluator, UniformEvaluator
@@ -256,14 +257,18 @@ def main(args: argparse.Namespace) -> int:
     leaves = args.leaves_per_round
     print(f"bench search: {size}x{size}, {sims} simulations per move, {leaves} leaves per round, uniform "
           f"evaluator; figures from a shared machine vary run to run")
-    one, two = our_simulations_per_second(size, sims, args.slots, (1, 2), args.seconds, leaves)
+    with StealMeter() as steal:
+        one, two = our_simulations_per_second(size, sims, args.slots, (1, 2), args.seconds, leaves)
     print(f"ours, 1 thread, {args.slots} games: {one:,.0f} simulations/s")
     print(f"ours, 2 threads, {args.slots} games: {two:,.0f} simulations/s")
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
+    print(steal.line(f"the {args.slots}-game measurement"))
     game_threads = args.game_threads
-    rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2, leaves)
+    with StealMeter() as steal:
+        rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2, leaves)
     for threads, rate in zip(game_threads, rates):
         print(one_game_line(threads, rate, game_threads[0], rates[0]))
+    print(steal.line("the one-game measurement"))
     if not args.no_openspiel:
         spiel = openspiel_simulations_per_second(size, sims, args.seconds)
         if spiel is None:
