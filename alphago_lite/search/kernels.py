@@ -16,7 +16,8 @@ rules): each thread runs ``collect_shared`` and ``apply_shared`` on the same tre
 rows and scratch position. A thread reserves each simulation before its walk on ``claimed`` (one
 counter per search, equal to the root's N + VL): compare-and-swap below the target, so that the threads
 together reach it exactly; a walk that collides gives its reservation back. With the uniform
-evaluator a thread's whole search is one call, ``search_shared_uniform``.
+evaluator a thread's whole search is one call, ``search_shared_uniform``, and a helper thread's searches,
+one after another, are one call too (``serve_shared_uniform``).
 """
 from __future__ import annotations
 
