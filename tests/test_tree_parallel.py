@@ -481,3 +481,33 @@ def test_a_tiny_tree_under_heavy_contention_stays_valid(threads):
         search.search(np.array([3000]))
         check_tree(search, 3000)
     search.close()
+
+
+def test_a_search_dropped_without_close_ends_its_resident_helpers():
+    """With the uniform evaluator the helpers serve searches in compiled code (TreeThreads' resident call):
+    that call holds the search's arrays, never the search, so a search nobody closed is still collected
+    and its helpers end."""
+    import gc
+    import threading
+    import time
+
+    def helpers():
+        return [t for t in threading.enumerate() if t.name.startswith("tree-thread")]
+
+    before = set(helpers())
+    search = new_search(compiled_uniform(5), 5, 3, visits=1000)
+    search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
+    # a search published while the helpers still spin in their resident calls (~2 ms after the last)
+    # runs there; after a longer gap they sleep, and the next search wakes them and runs in Python
+    for target in range(100, 1100, 100):
+        search.search(np.array([target]))
+    check_tree(search, 1000)
+    assert search._outcomes[1:, kernels.OUTCOME_EVALUATIONS].sum() > 0
+    mine = set(helpers()) - before
+    assert len(mine) == 2
+    del search
+    gc.collect()
+    deadline = time.monotonic() + 5
+    while any(t.is_alive() for t in mine) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not any(t.is_alive() for t in mine)
