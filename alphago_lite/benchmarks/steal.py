@@ -8,7 +8,6 @@ knows which runs to trust.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 PROC_STAT = Path("/proc/stat")
@@ -40,7 +39,7 @@ class StealMeter:
     """``with StealMeter() as meter: ...``; then ``meter.share`` and ``meter.line()``."""
 
     def __enter__(self) -> StealMeter:
-        self._before, self._start = cpu_times(), time.perf_counter()
+        self._before = cpu_times()
         self.share: float | None = None
         return self
 

@@ -32,7 +32,7 @@ from alphago_lite.search import kernels
 
 HELPER_SPIN_LOADS = 2_000_000  # about 2 ms: a play loop's bookkeeping between two searches is ~0.5 ms
 END_WAIT_SECONDS = 0.001  # the caller's sleep at a search's end, between looks at the helpers' count
-IDLE, HANDOFF = 0, 1  # how a resident call came back (kernels.SERVE_IDLE, kernels.SERVE_HANDOFF)
+IDLE, HANDOFF = kernels.SERVE_IDLE, kernels.SERVE_HANDOFF  # how a resident call came back
 
 
 class _Shared:
