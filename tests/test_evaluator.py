@@ -1,9 +1,12 @@
 """Evaluators follow the protocol: masked policies, values, symmetries, batching, weight swaps."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 
+from alphago_lite.net import evaluator as evaluator_module
 from alphago_lite.net import symmetry
 from alphago_lite.net.evaluator import (
     Evaluator,
@@ -128,6 +131,17 @@ def test_cpu_bf16_keeps_the_protocol_and_stays_close_to_fp32():
     np.testing.assert_allclose(policy, want_policy, atol=0.02)
     np.testing.assert_allclose(value, want_value, atol=0.02)
     assert not np.allclose(policy, want_policy, atol=1e-7)  # bf16 really ran
+
+
+@pytest.mark.parametrize("kind, warns", [("none", True), ("avx512", False), ("amx", False)])
+def test_bf16_asked_for_on_a_cpu_without_bf16_instructions_warns_that_it_is_emulated(monkeypatch, kind, warns):
+    monkeypatch.setattr(evaluator_module, "cpu_bf16_kind", lambda: kind)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert InProcessEvaluator(tiny_net(), SIZE, "agz", precision="bf16").precision == "bf16"
+        assert InProcessEvaluator(tiny_net(), SIZE, "agz", precision="fp32").precision == "fp32"
+    emulated = [w for w in caught if "runs emulated" in str(w.message)]
+    assert len(emulated) == (1 if warns else 0)
 
 
 def test_precision_is_checked_and_auto_resolves_to_a_format():

@@ -289,7 +289,9 @@ class InferenceConfig(_Section):
     precision: Precision = option(
         "auto", "Number format of the forward: fp32, bf16 (outputs stay float32) or auto: bf16 on CUDA and on "
         "CPUs with AMX, fp32 on CPUs without bf16, and on CPUs with avx512_bf16 alone whichever a short "
-        "timing of the net at start-up finds faster (on some such CPUs bf16 is slower).")
+        "timing of the net at start-up finds faster (on some such CPUs bf16 is slower). bf16 asked for on a CPU "
+        "without bf16 instructions runs emulated in torch (several times slower; a warning says so) and as fp32 "
+        "in OpenVINO (its evaluator then reports fp32, with a warning).")
     backend: InferenceBackend = option(
         "torch", "Runtime of the forward: torch, or openvino (CPU only; needs the optional openvino package: "
         "pip install 'alphago-lite[openvino]'). OpenVINO recompiles the net at every weight swap beside "

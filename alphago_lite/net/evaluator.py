@@ -18,6 +18,7 @@ single worker thread).
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -26,7 +27,13 @@ from numba import njit
 
 from alphago_lite.net import symmetry
 from alphago_lite.net.model import PolicyValueNet
-from alphago_lite.net.precision import check_precision, faster_precision, resolve_precision
+from alphago_lite.net.precision import (
+    EMULATED_BF16,
+    check_precision,
+    cpu_bf16_kind,
+    faster_precision,
+    resolve_precision,
+)
 
 TRIAL_BATCH = 256  # positions per forward of the precision trial (about a self-play batch on CPU)
 
@@ -239,6 +246,8 @@ class InProcessEvaluator(Evaluator):
             self.model = model.to(self.device, memory_format=torch.channels_last).eval()
             self._gpu = None
             self.precision = resolve_precision(precision, "cpu", trial=self._precision_trial)
+            if self.precision == "bf16" and cpu_bf16_kind() == "none":
+                warnings.warn(EMULATED_BF16, stacklevel=2)
 
     @property
     def bf16(self) -> bool:

@@ -52,6 +52,7 @@ from alphago_lite.net.precision import check_precision, faster_precision, resolv
 TRIAL_BATCH = 256  # positions per forward of the precision trial (about a self-play batch on CPU)
 INSTALL_HINT = "pip install 'alphago-lite[openvino]' (or pip install openvino)"
 OV_PRECISION = {"fp32": "f32", "bf16": "bf16"}  # OpenVINO's names for INFERENCE_PRECISION_HINT
+RUNS_AS = {name: precision for precision, name in OV_PRECISION.items()}  # a compiled net's hint, read back
 
 
 class BackendUnavailable(ValueError):
@@ -75,6 +76,15 @@ class CompiledNet:
     compiled: Any  # openvino.CompiledModel (kept alive with its request)
     request: Any  # openvino.InferRequest: its output buffers are reused by the next infer
     precision: str  # 'fp32' or 'bf16'
+
+
+def compiled_precision(compiled: Any) -> str:
+    """'fp32' or 'bf16': the precision a compiled net really runs in (its own INFERENCE_PRECISION_HINT)."""
+    runs = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()  # OpenVINO's names: 'f32', 'bf16'
+    if runs not in RUNS_AS:
+        raise RuntimeError(f"OpenVINO compiled the net for inference precision {runs!r}, which this evaluator "
+                           f"does not know (expected one of {', '.join(RUNS_AS)}); set inference.precision to fp32")
+    return RUNS_AS[runs]
 
 
 class _UInt8Planes(torch.nn.Module):
@@ -186,8 +196,15 @@ class OpenVinoEvaluator(Evaluator):
         copy.load_state_dict(model.state_dict())
         exported = _convert(self._ov, _trace(copy), copy)  # nothing to stall yet: in this process
         trial_nets: dict[str, CompiledNet] = {}
-        self.precision = resolve_precision(precision, "cpu", trial=lambda: self._precision_trial(exported, trial_nets))
-        self._net = trial_nets.get(self.precision) or self._compile(exported, self.precision)
+        asked = resolve_precision(precision, "cpu", trial=lambda: self._precision_trial(exported, trial_nets))
+        self._net = trial_nets.get(asked) or self._compile(exported, asked)
+        # what runs, which is not always what was asked: OpenVINO compiles a bf16 hint as f32 on a CPU
+        # without bf16 instructions, silently (seen on an AMD EPYC, AVX2 only)
+        self.precision = self._net.precision
+        if self.precision != asked:
+            warnings.warn(f"OpenVINO runs this net in {self.precision}, not the {asked} asked for: this CPU has no "
+                          f"{asked} instructions (OpenVINO's CPU capabilities: "
+                          f"{', '.join(self._core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))})", stacklevel=2)
         self._retired: CompiledNet | None = None  # the net a swap replaced, freed by the next prepare
 
     # ------------------------------------------------------------------ public API
@@ -232,7 +249,7 @@ class OpenVinoEvaluator(Evaluator):
         config = {"INFERENCE_PRECISION_HINT": OV_PRECISION[precision], "INFERENCE_NUM_THREADS": self.cpu_threads,
                   "PERFORMANCE_HINT": "LATENCY", "ENABLE_CPU_PINNING": False}
         compiled = self._core.compile_model(exported, "CPU", config)
-        return CompiledNet(compiled, compiled.create_infer_request(), precision)
+        return CompiledNet(compiled, compiled.create_infer_request(), compiled_precision(compiled))
 
     def _zero_planes(self, batch: int) -> np.ndarray:
         return np.zeros((batch, self.in_planes, self.board_size, self.board_size), dtype=np.uint8)

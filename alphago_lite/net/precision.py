@@ -25,6 +25,10 @@ PRECISIONS = ("auto", "fp32", "bf16")
 CPUINFO = "/proc/cpuinfo"
 TRIAL_ROUNDS = 3  # forwards timed per format, alternating, after one untimed warm-up each
 TRIAL_MARGIN = 1.1  # bf16 must be this much faster than fp32: when it is a tie, exact fp32 wins
+# torch runs bf16 autocast on any CPU, in software where it has no bf16 instructions: the 9x9 6x64 net at
+# batch 256 on 2 cores of an AMD EPYC (Zen 3, AVX2 only) forwarded 203 positions/s in bf16 against 1,728 in fp32
+EMULATED_BF16 = ("precision bf16 on a CPU without bf16 instructions (avx512_bf16 or AMX) runs emulated, several "
+                 "times slower than fp32 (8.5x on an AVX2-only AMD EPYC); precision auto chooses fp32 here")
 
 
 def cpu_flags(cpuinfo: str = CPUINFO) -> frozenset[str]:
