@@ -172,6 +172,14 @@ def test_bench_inference_smoke(ray_cluster, capsys):
     assert all("server threads 1, forward busy " in lines[row] and " x raw; 2 rounds]" in lines[row] for row in (2, 5))
 
 
+def test_bench_inference_times_bf16_by_default_only_where_it_is_not_emulated():
+    from actors.benchmarks.inference import default_precisions
+    assert default_precisions("cpu", "none") == "fp32"  # AVX2 only: torch would emulate bf16
+    assert default_precisions("cpu", "avx512") == "fp32,bf16"
+    assert default_precisions("cpu", "amx") == "fp32,bf16"
+    assert default_precisions("cuda", "none") == "fp32,bf16"
+
+
 @pytest.mark.parametrize("option", ["--threads", "--rounds"])
 def test_bench_inference_refuses_a_count_below_one(option):
     from actors.benchmarks.inference import main
