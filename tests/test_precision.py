@@ -134,6 +134,7 @@ def assert_bf16_close(policy, value, want_policy, want_value, legal):
     assert np.abs(policy - want_policy).max() > 1e-6  # it really ran in bf16: fp32 would agree to 1e-7
 
 
+@pytest.mark.slow  # 2 s where bf16 is emulated (no avx512_bf16); test_evaluator's bf16 test stays in the quick tier
 def test_torch_bf16_answers_what_fp32_answers_on_real_positions():
     planes, legal = sgf_positions()
     net = peaked_net()

@@ -190,7 +190,9 @@ def test_the_spin_waits_end_when_another_thread_publishes_and_give_up_when_none_
 
 # ------------------------------------------------------------------------- valid trees ---
 
-@pytest.mark.parametrize("threads", [2, 4, 8])
+# 4 and 8 threads: about 0.5-1 s each, 6 s in all: the slow tier (2 threads of every path stay in the quick one)
+@pytest.mark.parametrize("threads", [2, pytest.param(4, marks=pytest.mark.slow),
+                                     pytest.param(8, marks=pytest.mark.slow)])
 @pytest.mark.parametrize("path", sorted(EVALUATORS))
 def test_concurrent_searches_leave_a_valid_tree(threads, path):
     for size, leaves, visits in ((5, 2, 300), (7, 4, 500)):
