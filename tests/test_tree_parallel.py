@@ -451,6 +451,27 @@ def test_bench_search_measures_one_game_at_each_thread_count():
                                                    "target >= 1.7; the threads search one tree)")
     rates = our_simulations_per_second(5, 64, 1, (1, 2), seconds=0.2)
     assert len(rates) == 2 and min(rates) > 0
+    rates = our_simulations_per_second(5, 64, 1, (1, 2), seconds=0.2, separate_trees=True)
+    assert len(rates) == 3 and min(rates) > 0  # the peer's figure last
+
+
+def test_bench_search_peer_searches_the_same_positions_on_two_separate_trees():
+    """The peer of two threads on one tree: two one-thread searches at once, each on its own tree, of the
+    positions the first run played; one thread on one tree is deterministic, so each of the two does
+    exactly what a lone one-thread search does on those positions, and the peer counts both."""
+    from alphago_lite.benchmarks.search import SelfPlayingSearch, SeparateTrees, separate_trees_line
+    first, lone, pair = SelfPlayingSearch(5, 48, 1, 1), SelfPlayingSearch(5, 48, 1, 1), SeparateTrees(5, 48, 8)
+    moves = [first.move()[2] for _ in range(12)]
+    lone_done, _ = lone.block(moves)
+    pair_done, seconds = pair.block(moves)
+    assert lone_done > 12 and pair_done == 2 * lone_done and seconds > 0
+    for run in pair.runs:
+        assert run.games[0].history == first.games[0].history == lone.games[0].history
+    for run in (first, lone, pair):
+        run.close()
+    assert separate_trees_line(1800.0, 1000.0, 1620.0) == (
+        "peer, 2 separate trees at once (1 thread each, same positions): 1,800 simulations/s (1.80x 1 thread: "
+        "what this machine gives two threads that share nothing; 2 threads on one tree made 0.90x that)")
 
 
 def test_bench_search_measures_each_thread_count_on_the_first_ones_positions():

@@ -10,6 +10,8 @@ Figures, one line each:
   ours, 1 game       one game (the play mode), with each of ``--game-threads`` (1 and 2 by default): one
                      thread keeps two batches from the tree in flight, several search the tree at once
                      (tree parallelism); each figure with its ratio to one thread (target >= 1.7 at 2);
+  peer, 2 trees      two 1-thread searches of the same positions on separate trees at once: what
+                     the machine gives two threads that share nothing, the peer of the 2-thread figure;
   openspiel          ``open_spiel.python.algorithms.mcts.MCTSBot`` with PUCT selection and an
                      equivalent uniform evaluator (value 0, uniform prior), same simulations per move;
   ratios             ours 1 thread / openspiel (target >= 5) and 2 threads / 1 thread (target >= 1.7);
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -108,12 +111,50 @@ class SelfPlayingSearch:
                 self.games[slot] = self._new_game(slot)
         return done, time.perf_counter() - start, played
 
+    def block(self, moves: list[list[int]]) -> tuple[int, float]:
+        """Play ``moves`` (one list per move, as ``move`` takes them); returns (new simulations, seconds)."""
+        done, spent = 0, 0.0
+        for played in moves:
+            d, t, _ = self.move(played)
+            done += d
+            spent += t
+        return done, spent
+
+    def close(self) -> None:
+        self.search.close()
+
+
+class SeparateTrees:
+    """Two one-thread searches of the same positions on separate trees, at once, each in its own thread:
+    what this machine gives two threads that share nothing, the peer of one tree searched by two. On a
+    shared virtual machine that is not twice one thread: each virtual CPU runs on whatever host core it
+    is given, and two busy ones slow each other (a 2-vCPU EPYC guest, five runs of this benchmark in a
+    row: two separate trees 1.56-1.86x one thread, median 1.78)."""
+
+    def __init__(self, size: int, sims: int, leaves: int):
+        self.runs = [SelfPlayingSearch(size, sims, 1, 1, leaves) for _ in range(2)]
+        self._other = ThreadPoolExecutor(1)
+
+    def block(self, moves: list[list[int]]) -> tuple[int, float]:
+        """Both searches play ``moves``; returns (their new simulations together, wall-clock seconds)."""
+        start = time.perf_counter()
+        other = self._other.submit(self.runs[1].block, moves)
+        done, _ = self.runs[0].block(moves)
+        done += other.result()[0]
+        return done, time.perf_counter() - start
+
+    def close(self) -> None:
+        self._other.shutdown()
+        for run in self.runs:
+            run.close()
+
 
 BLOCK_SECONDS = 0.25
 
 
 def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
-                               seconds: float, leaves: int = SearchConfig.leaves_per_round) -> list[float]:
+                               seconds: float, leaves: int = SearchConfig.leaves_per_round,
+                               separate_trees: bool = False) -> list[float]:
     """Simulations/s for each thread count, on the same positions. The first run plays a block of moves
     (BLOCK_SECONDS) by its own choices; each other run then searches those same positions, playing the
     first run's moves; and again, so that the load other programs put on a shared machine falls on all
@@ -123,8 +164,11 @@ def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: 
     2, of one game, and the 2-thread figure was partly that of a later phase. Blocks, not single moves:
     turns of one move leave a multi-threaded run's second core idle for a whole search of the others
     before each of its own, and its figure then measured how fast an idle virtual CPU wakes up
-    (hundreds of microseconds per 5 ms search here) more than the search."""
+    (hundreds of microseconds per 5 ms search here) more than the search. ``separate_trees`` (one game
+    only): one more figure, last, of ``SeparateTrees`` on the same blocks."""
     runs = [SelfPlayingSearch(size, sims, slots, threads, leaves) for threads in thread_counts]
+    if separate_trees:
+        runs.append(SeparateTrees(size, sims, leaves))
     done, spent = [0] * len(runs), [0.0] * len(runs)
     while sum(spent) < seconds * len(runs):
         block, played = 0.0, []
@@ -135,12 +179,11 @@ def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: 
             block += t
             played.append(moves)
         for i, run in enumerate(runs[1:], 1):
-            for moves in played:
-                d, t, _ = run.move(moves)
-                done[i] += d
-                spent[i] += t
+            d, t = run.block(played)
+            done[i] += d
+            spent[i] += t
     for run in runs:
-        run.search.close()
+        run.close()
     return [d / t for d, t in zip(done, spent)]
 
 
@@ -252,6 +295,13 @@ def one_game_line(threads: int, rate: float, base_threads: int, base_rate: float
     return f"{line} ({rate / base_rate:.2f}x {named(base_threads)}{target}; the threads search one tree)"
 
 
+def separate_trees_line(rate: float, one_thread: float, one_tree: float) -> str:
+    """The peer of the 2-thread one-game figure: two 1-thread searches on separate trees at once."""
+    return (f"peer, 2 separate trees at once (1 thread each, same positions): {rate:,.0f} simulations/s "
+            f"({rate / one_thread:.2f}x 1 thread: what this machine gives two threads that share nothing; "
+            f"2 threads on one tree made {one_tree / rate:.2f}x that)")
+
+
 def main(args: argparse.Namespace) -> int:
     size, sims = args.size, args.simulations
     leaves = args.leaves_per_round
@@ -264,10 +314,13 @@ def main(args: argparse.Namespace) -> int:
     print(f"2 threads / 1 thread: {two / one:.2f}x (target >= 1.7)")
     print(steal.line(f"the {args.slots}-game measurement"))
     game_threads = args.game_threads
+    peer = game_threads[0] == 1 and 2 in game_threads  # the peer of the 2-thread figure
     with StealMeter() as steal:
-        rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2, leaves)
+        rates = our_simulations_per_second(size, sims, 1, game_threads, args.seconds / 2, leaves, peer)
     for threads, rate in zip(game_threads, rates):
         print(one_game_line(threads, rate, game_threads[0], rates[0]))
+    if peer:
+        print(separate_trees_line(rates[-1], rates[0], rates[game_threads.index(2)]))
     print(steal.line("the one-game measurement"))
     if not args.no_openspiel:
         spiel = openspiel_simulations_per_second(size, sims, args.seconds)
