@@ -19,6 +19,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import alphago_lite
 
 PACKAGE_DIR = Path(alphago_lite.__file__).parent
@@ -215,6 +217,7 @@ def test_actors_never_import_the_learner():
     assert hits == [], f"actors/ must not reach into the training driver: {hits}"
 
 
+@pytest.mark.slow  # a fresh interpreter imports every core module: 5 s
 def test_importing_every_core_module_leaves_ray_unloaded():
     modules = [module_name(p) for p in core_sources()]
     # Modules that cannot import here (an optional dependency missing) are reported, not fatal; the

@@ -53,6 +53,7 @@ def test_summary_has_the_figures_and_one_row_per_match(tmp_path):
     assert "| 1.00 | 20 | 7-3-0 | 0.70 | +147 | yes |" in text and "| 1.63 | 30 | 4-6-0 | 0.40 | -70 |  |" in text
 
 
+@pytest.mark.slow  # imports matplotlib and draws: 2 s
 def test_report_command_writes_a_small_png_and_the_markdown(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     run_dir = write_run(tmp_path / "run")

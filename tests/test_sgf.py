@@ -229,6 +229,7 @@ def test_text_over_the_size_limit_is_refused_naming_the_limit():
             parse_sgf(text)
 
 
+@pytest.mark.slow  # parses 100,000 nodes twice: 2 s
 def test_more_nodes_than_the_limit_are_refused_at_the_first_node_too_many():
     text = "(" + ";" * MAX_SGF_NODES + "\n;)"
     with pytest.raises(SgfError, match="line 2, column 1: more than 100,000 nodes, the SGF node limit"):
