@@ -168,6 +168,123 @@ def test_the_node_allocator_hands_out_disjoint_blocks_and_never_passes_the_capac
     assert (end + size[~granted] > 5_000).all()  # refused only when the block would not fit
 
 
+@njit(nogil=True)
+def _reserve_until_none(claimed, target, wanted, taken):
+    """Reserve ``wanted`` simulations at a time until none is left; taken[k]: what the k-th call got."""
+    k = 0
+    while k < taken.shape[0]:
+        got = kernels.reserve_simulations(claimed, target, wanted)
+        if got == 0:
+            return k
+        taken[k] = got
+        k += 1
+    return k
+
+
+def test_simulations_are_reserved_a_round_at_a_time_and_never_past_the_target():
+    claimed = np.array([8], np.int64)
+    assert kernels.reserve_simulations(claimed, 10, 4) == 2 and claimed[0] == 10  # only 2 were left
+    assert kernels.reserve_simulations(claimed, 10, 4) == 0 and claimed[0] == 10
+    claimed[0] = 0
+    assert kernels.reserve_simulations(claimed, 10, 4) == 4 and claimed[0] == 4
+    # 4 threads taking rounds of 3 of 1,000 at once: all taken, none twice, the target never passed
+    _reserve_until_none(claimed, 0, 3, np.zeros(1, np.int64))  # compile outside the threads
+    claimed[0] = 0
+    taken = [np.zeros(1_000, np.int64) for _ in range(4)]
+    threads = [threading.Thread(target=_reserve_until_none, args=(claimed, 1_000, 3, t)) for t in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rounds = np.concatenate(taken)
+    assert rounds.sum() == 1_000 and claimed[0] == 1_000
+    assert rounds.max() == 3 and ((rounds > 0) & (rounds < 3)).sum() <= 1  # 1,000 = 333 * 3 + 1
+
+
+def _collect_round(search, claimed, target, leaves):
+    """One ``collect_shared`` round of at most ``leaves`` walks on slot 0's tree, as a tree thread runs it."""
+    planes, legal, nodes, _ = kernels.empty_batch(leaves, (1, 5, 5), search.moves)
+    wstate, whist, scores = (np.zeros_like(a) for a in search.scratch[0])
+    result = kernels.collect_shared(
+        search.ti[0], search.tf[0], search.meta[0], claimed, search.root_states[0], search.root_hists[0], target,
+        search.root_gumbel[0], search.root_base[0], 0, wstate, whist, search.params, -1, leaves, 1, planes, legal,
+        nodes, 0, scores)
+    return result, legal, nodes
+
+
+def test_a_round_puts_the_roots_share_on_it_at_once_and_gives_back_what_it_did_not_use():
+    """``collect_shared`` reserves its round on the root in one step (simulations and virtual loss), and
+    ``apply_shared`` backs the leaves up with the root's visits and values added together: the root
+    ends as exact as if each leaf had been backed up alone. A round whose walk collides gives its
+    reservation back."""
+    game = game_from_diagram(CAPTURE, to_play="W", komi=0.5, max_moves=3)
+    search = new_search(uniform(5), 5, 1, visits=50, leaves_per_round=4)
+    search.set_root(0, game)
+    search.search(np.array([9]))
+    ti, tf, root = search.ti[0], search.tf[0], int(search.meta[0, tree.M_ROOT])
+    w_before = tf[root, tree.F_W]
+    claimed = np.array([9], np.int64)
+    (count, scored, collided), legal, nodes = _collect_round(search, claimed, 13, 4)
+    assert count + scored == 4 and not collided and claimed[0] == 13
+    assert ti[root, tree.I_VL] == count and ti[root, tree.I_N] == 9 + scored
+    values = np.linspace(-0.6, 0.9, count).astype(np.float32)
+    levels = np.zeros(count, np.int64)  # the root's W gets a leaf's value negated once per level between
+    for k, node in enumerate(nodes[:count]):
+        while node != root:
+            levels[k] += 1
+            node = ti[node, tree.I_PARENT]
+    w_scored = tf[root, tree.F_W] - w_before  # what the rules' scores already backed up
+    kernels.apply_shared(ti, tf, search.meta[0], nodes, legal, 0, np.full((count, search.moves), 0.1, np.float32),
+                         values, count)
+    assert ti[root, tree.I_N] == 13 and ti[root, tree.I_VL] == 0
+    assert tf[root, tree.F_W] == pytest.approx(w_before + w_scored + ((-1.0) ** (levels + 1) * values).sum())
+    check_tree(search, 13)
+    # every child of the root pending (as if other threads had claimed them all): the walk collides
+    kids = np.arange(ti[root, tree.I_FIRST], ti[root, tree.I_FIRST] + ti[root, tree.I_NCHILD])
+    statuses = ti[kids, tree.I_STATUS].copy()
+    ti[kids, tree.I_STATUS] = tree.PENDING
+    (count, scored, collided), _, _ = _collect_round(search, claimed, 17, 4)
+    assert (count, scored, collided) == (0, 0, True)
+    assert claimed[0] == 13 and ti[root, tree.I_VL] == 0 and not ti[kids, tree.I_VL].any()
+    ti[kids, tree.I_STATUS] = statuses
+    check_tree(search, 13)
+    search.close()
+
+
+def test_no_cache_line_holds_data_of_two_tree_threads():
+    """A tree thread writes its scratch position, PUCT scores and batch rows at every step of its
+    walks; on a line that also holds another thread's, each such write would take the line from that
+    thread's core (false sharing: with numpy's own placement, thread 0's position shared a line with
+    thread 1's scores, and the simulation counter that every round writes shared one with the stop
+    flag that every round reads). So each thread's own arrays, and those counters, cover whole lines
+    of a buffer that holds nothing else: whatever numpy places next to them is on other lines."""
+    search = new_search(uniform(9), 9, 2, visits=100, leaves_per_round=8)
+
+    def lines(array):
+        return range(array.ctypes.data // 64, (array.ctypes.data + array.nbytes - 1) // 64 + 1)
+
+    def owns_its_lines(array):
+        buffer = array
+        while isinstance(buffer.base, np.ndarray):
+            buffer = buffer.base
+        span = lines(array)
+        return buffer.ctypes.data <= 64 * span.start and 64 * span.stop <= buffer.ctypes.data + buffer.nbytes
+
+    def arrays(i):  # (address, size) -> array, of thread i's compiled-round arguments and scratch
+        found = [a for a in search._compiled_args[i] if isinstance(a, np.ndarray)] + list(search.scratch[i])
+        found += [a for batch in search._thread_batches[i] for a in batch]
+        return {(a.ctypes.data, a.nbytes): a for a in found}
+    mine, theirs = arrays(0), arrays(1)
+    common = mine.keys() & theirs.keys()  # the tree, the root position, the parameters, the counters
+    assert {(search._claimed.ctypes.data, 8), (search._stop.ctypes.data, 8)} <= common
+    own = [[a for key, a in each.items() if key not in common] for each in (mine, theirs)]
+    assert len(own[0]) == len(own[1]) >= 9  # position, history, scores, 2 x 3 batch arrays, policy, values
+    for array in own[0] + own[1] + [search._claimed, search._stop]:
+        assert owns_its_lines(array), (array.shape, array.dtype)
+    assert not {*lines(search._claimed)} & {*lines(search._stop)}
+    search.close()
+
+
 def test_the_spin_waits_end_when_another_thread_publishes_and_give_up_when_none_does():
     from alphago_lite.search.kernels import wait_for_visits, wait_while_pending
     ti, _, _ = (a[0] for a in tree.new_trees(1, 8))

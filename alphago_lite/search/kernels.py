@@ -29,10 +29,12 @@ from alphago_lite.net.evaluator import uniform_rows
 from alphago_lite.net.features import encode_into
 from alphago_lite.search import gumbel
 from alphago_lite.search.atomics import atomic_add, load_acquire
+from alphago_lite.search.cache_lines import own_lines
 from alphago_lite.search.tree import (
     EXPANDED,
     F_TERMINAL,
     F_VALUE,
+    F_W,
     FRESH,
     GUMBEL,
     I_MOVE,
@@ -47,6 +49,7 @@ from alphago_lite.search.tree import (
     TERMINAL,
     add_virtual_loss,
     backup,
+    backup_below,
     claim,
     expand,
     get_status,
@@ -218,18 +221,19 @@ def games_done(ti, meta, targets):
 # ------------------------------------------------------------------- one tree, many threads ---
 
 @njit(cache=True, nogil=True)
-def reserve_simulation(claimed, target):
-    """Take one of the search's simulations (claimed[0] counts them); False once all are taken.
-    One fetch-and-add, never a retry: a compare-and-swap loop fails and goes round again whenever
-    another thread took one in between, which on one hot cache line is most of the time. A thread
-    that overshoots gives its take back at once, so claimed[0] may pass the target for an instant
-    but the threads together never take more than the target."""
+def reserve_simulations(claimed, target, wanted):
+    """Take up to ``wanted`` of the search's simulations (claimed[0] counts them); returns how many were
+    taken, 0 once all are. One fetch-and-add, never a retry: a compare-and-swap loop fails and goes
+    round again whenever another thread took some in between, which on one hot cache line is most of
+    the time. A thread that overshoots gives the excess back at once, so claimed[0] may pass the target
+    for an instant but the threads together never take more than the target."""
     if load_acquire(claimed, 0) >= target:  # the common exit: no write to the shared line
-        return False
-    if atomic_add(claimed, 0, 1) < target:
-        return True
-    atomic_add(claimed, 0, -1)
-    return False
+        return 0
+    before = atomic_add(claimed, 0, wanted)
+    taken = max(0, min(wanted, target - before))
+    if taken < wanted:
+        atomic_add(claimed, 0, taken - wanted)
+    return taken
 
 
 @njit(cache=True, nogil=True)
@@ -284,13 +288,16 @@ def wait_until_all_left(running, max_loads):
 def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget, wstate,
                    whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch,
                    spin_loads=0):
-    """``collect_leaves`` for a tree that other threads search at the same time: each walk first
-    reserves its simulation and the root's virtual loss. At most root N / spread leaves (at least
-    one): a thread that stalls (preempted on a busy machine) holds back only that share of the
-    search, whose virtual loss would otherwise steer all other walks away from its path while the
-    tree is young. A walk that collides before the round has anything ends the round, unless
-    ``spin_loads`` > 0: then the thread spins until the leaf it hit is applied (at most that many
-    loads, a few times) and walks again; only a caller with no leaf of its own pending may spin.
+    """``collect_leaves`` for a tree that other threads search at the same time: the round first
+    reserves its simulations and their virtual loss on the root, all in one write each, and gives back
+    what it did not use (a walk that collided) at its end: the root's row and the simulation counter
+    are the lines that every walk of every thread would otherwise write, and each such write takes
+    the line from the other threads' cores. At most root N / spread leaves (at least one): a thread
+    that stalls (preempted on a busy machine) holds back only that share of the search, whose virtual
+    loss would otherwise steer all other walks away from its path while the tree is young. A walk that
+    collides before the round has anything ends the round, unless ``spin_loads`` > 0: then the thread
+    spins until the leaf it hit is applied (at most that many loads, a few times) and walks again,
+    keeping the round's reservation; only a caller with no leaf of its own pending may spin.
     Returns (rows written, leaves scored by the rules, whether the last walk collided)."""
     t = root_state[core.H_MOVE_NUMBER]
     whist[:t + 1] = root_hist[:t + 1]
@@ -298,18 +305,18 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
     row = row0
     scored = 0
     spins = SPIN_RETRIES if spin_loads > 0 else 0
-    limit = min(max_leaves, max(1, ti[root, I_N] // spread))
-    while row - row0 + scored < limit:
-        if not reserve_simulation(claimed, target):
-            break
-        atomic_add(ti, (root, I_VL), 1)
+    taken = reserve_simulations(claimed, target, min(max_leaves, max(1, ti[root, I_N] // spread)))
+    if taken == 0:
+        return 0, 0, False
+    atomic_add(ti, (root, I_VL), taken)
+    collided = False
+    while row - row0 + scored < taken:
         what, node = descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget,
                              scratch, True)
-        if what == COLLISION:  # give the reservation back: another walk may find a free leaf
-            atomic_add(ti, (root, I_VL), -1)
-            atomic_add(claimed, 0, -1)
+        if what == COLLISION:
             if row > row0 or scored > 0 or spins == 0 or not wait_while_pending(ti, node, spin_loads):
-                return row - row0, scored, True
+                collided = True
+                break
             spins -= 1
             continue
         if what == NEW_LEAF:
@@ -318,20 +325,31 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
             row += 1
         else:
             scored += 1
-    return row - row0, scored, False
+    unused = taken - (row - row0) - scored
+    if unused:  # give back: another thread's walks may find free leaves
+        atomic_add(ti, (root, I_VL), -unused)
+        atomic_add(claimed, 0, -unused)
+    return row - row0, scored, collided
 
 
 @njit(cache=True, nogil=True)
 def apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, count):
     """``apply_games`` for a tree that other threads search at the same time: batch rows row0 ..
-    row0 + count - 1, evaluated as rows 0 .. count - 1 of policy and values."""
+    row0 + count - 1, evaluated as rows 0 .. count - 1 of policy and values. The root gets the
+    round's visits and values together, one write each (see ``collect_shared``)."""
+    root = meta[M_ROOT]
+    root_w = 0.0
     for k in range(count):
         r = row0 + k
         node = leaf_nodes[r]
         tf[node, F_VALUE] = values[k]  # before the expansion publishes the node
         if not expand(ti, tf, meta, node, legal[r], policy[k], True):
             set_status(ti, node, FRESH, True)  # tree full: stays a leaf, evaluated again if reached
-        backup(ti, tf, node, values[k], True)
+        root_w += backup_below(ti, tf, node, values[k], root)
+    if count:  # N before VL, as in a backup
+        atomic_add(ti, (root, I_N), count)
+        atomic_add(ti, (root, I_VL), -count)
+        atomic_add(tf, (root, F_W), root_w)
 
 
 @njit(cache=True, nogil=True)
@@ -464,5 +482,5 @@ def principal_variation(ti, node, out):
 
 def empty_batch(rows: int, planes_shape: tuple[int, int, int], moves: int):
     """Batch buffers: planes uint8 [rows, C, S, S], legal bool [rows, moves], leaf nodes and games."""
-    return (np.zeros((rows,) + planes_shape, np.uint8), np.zeros((rows, moves), np.bool_),
-            np.zeros(rows, np.int64), np.zeros(rows, np.int64))
+    return (own_lines((rows,) + planes_shape, np.uint8), own_lines((rows, moves), np.bool_),
+            own_lines(rows, np.int64), own_lines(rows, np.int64))

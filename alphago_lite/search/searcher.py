@@ -15,7 +15,8 @@ play: both batches then come from one tree, kept apart by virtual loss.
 
 One slot and ``threads > 1`` (play, analysis): tree parallelism. Every thread runs the same pipeline on
 the one tree at once, without a lock (tree.py and kernels.py say how): it gathers a small batch of
-leaves under virtual loss, has it evaluated, expands and backs up its own leaves. The threads together
+leaves under virtual loss, has it evaluated, expands and backs up its own leaves. Each thread has its
+own two batches and scratch arrays, on cache lines of their own (cache_lines.py). The threads together
 reach the target exactly. Their batches go to the evaluator as they come: called in the thread itself
 when it answers at once, one request per batch when it is re-entrant (the Ray client), else merged by
 one evaluation thread (``MergingEvaluations``) into a forward per round of requests. The threads other
@@ -42,6 +43,7 @@ from alphago_lite.go import Game, core
 from alphago_lite.net.evaluator import Evaluator
 from alphago_lite.net.features import get_feature_set
 from alphago_lite.search import gumbel, kernels, tree
+from alphago_lite.search.cache_lines import own_lines
 from alphago_lite.search.merging import MergingEvaluations
 from alphago_lite.search.tree_threads import TreeThreads
 
@@ -133,18 +135,21 @@ class BatchedSearch:
         self.root_budget = np.zeros(slots, np.int64)
         fs = get_feature_set(evaluator.feature_set)
         self.fs_id = fs.kernel_id if evaluator.needs_planes else -1
-        rows = (self.threads if self.shared_tree else slots) * self.leaves
-        self.batches = [kernels.empty_batch(rows, (fs.num_planes, size, size), self.moves)
-                        for _ in range(2)]
-        # per thread: scratch position, scratch history, PUCT scores
-        self.scratch = [(np.zeros(core.state_length(size), np.int32),
-                         np.zeros((max_moves + 2, 4), np.uint64), np.zeros(self.moves, np.float64))
+        planes_shape = (fs.num_planes, size, size)
+        # two batches of leaves; on one tree, two per thread: a thread's rows on cache lines of its own
+        self.batches = [kernels.empty_batch(slots * self.leaves, planes_shape, self.moves)
+                        for _ in range(2)] if not self.shared_tree else []
+        self._thread_batches = [[kernels.empty_batch(self.leaves, planes_shape, self.moves) for _ in range(2)]
+                                for _ in range(self.threads)] if self.shared_tree else []
+        # per thread: scratch position, scratch history, PUCT scores (written at every step of a walk)
+        self.scratch = [(own_lines(core.state_length(size), np.int32),
+                         own_lines((max_moves + 2, 4), np.uint64), own_lines(self.moves, np.float64))
                         for _ in range(self.threads)]
         bounds = np.linspace(0, slots, self.threads + 1).round().astype(int)
         self.ranges = [(int(bounds[i]), int(bounds[i + 1])) for i in range(self.threads)]
-        if self.shared_tree:  # every thread searches slot 0, in its own rows of both batches
+        if self.shared_tree:  # every thread searches slot 0, in its own two batches
             self.ranges = [(0, 1)] * self.threads
-        self._claimed = np.zeros(1, np.int64)  # simulations taken in the shared tree (its root's N + VL)
+        self._claimed = own_lines(1, np.int64)  # simulations taken in the shared tree (its root's N + VL)
         self._progress = threading.Condition()  # notified when a tree thread applied a batch
         self._waiting = 0  # tree threads waiting on it
         # the other threads' ranges of games, or the other tree threads (awake between searches)
@@ -157,7 +162,7 @@ class BatchedSearch:
         self._merged = MergingEvaluations(evaluator) \
             if self.shared_tree and not evaluator.reentrant and not evaluator.answers_at_once else None
         self._failed = threading.Event()  # set by a search thread that raised: the others stop
-        self._stop = np.zeros(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
+        self._stop = own_lines(1, np.int64)  # the same, for threads inside kernels.search_shared_uniform
         self.evaluations_by_range = [0] * self.threads  # one counter per thread: no shared +=
         # an evaluator that answers at once (the uniform one) is called in the search thread itself:
         # handing it to the evaluation thread would only add a thread switch per round
@@ -165,9 +170,10 @@ class BatchedSearch:
         # the uniform evaluator's searches in compiled code (kernels.search_shared_uniform): the target and
         # Gumbel budget of the current search, each thread's arguments, and per helper (one 64-byte row
         # each) what its resident call counted: evaluations, and how a search it handed back ended
-        self._plan = np.zeros(2, np.int64)
-        self._compiled_args = [self._compiled_arguments(i) for i in range(self.threads)] if self._uniform else []
-        self._outcomes = np.zeros((self.threads, 8), np.int64)
+        self._plan = own_lines(2, np.int64)
+        self._compiled_args = [self._compiled_arguments(i) for i in range(self.threads)] \
+            if self._uniform and self.shared_tree else []
+        self._outcomes = own_lines((self.threads, 8), np.int64)
         self._outcomes[:, kernels.OUTCOME_HOW] = kernels.NO_OUTCOME
         # the other tree threads, awake between searches; with the uniform evaluator their searches run
         # in compiled code from one search to the next (TreeThreads' resident call)
@@ -348,11 +354,11 @@ class BatchedSearch:
 
     def _shared_steps(self, i: int, which: int, target: int):
         """Thread i's two kernels on batch ``which``, their arguments bound: ``collect()`` gathers
-        leaves into rows [i * leaves, (i + 1) * leaves) and returns (rows, scored, collided);
+        leaves into thread i's batch ``which`` and returns (rows, scored, collided);
         ``apply(policy, values, rows)`` expands those rows and backs them up."""
-        planes, legal, nodes, _ = self.batches[which]
+        planes, legal, nodes, _ = self._thread_batches[i][which]
         wstate, whist, scores = self.scratch[i]
-        row0 = i * self.leaves
+        row0 = 0
         ti, tf, meta = self.ti[0], self.tf[0], self.meta[0]
         collect = functools.partial(
             kernels.collect_shared, ti, tf, meta, self._claimed, self.root_states[0], self.root_hists[0], target,
@@ -388,13 +394,13 @@ class BatchedSearch:
     def _compiled_arguments(self, i: int) -> tuple:
         """Thread i's arguments of kernels.search_shared_uniform (the same from one search to the next:
         the target and budget are read from self._plan)."""
-        planes, legal, nodes, _ = self.batches[0]
+        planes, legal, nodes, _ = self._thread_batches[i][0]
         wstate, whist, scores = self.scratch[i]
-        policy = np.zeros((self.leaves, self.moves), np.float32)
-        values = np.zeros(self.leaves, np.float32)
+        policy = own_lines((self.leaves, self.moves), np.float32)
+        values = own_lines(self.leaves, np.float32)
         return (self.ti[0], self.tf[0], self.meta[0], self._claimed, self.root_states[0], self.root_hists[0],
                 self._plan, self.root_gumbel[0], self.root_base[0], wstate, whist, self.params, self.fs_id,
-                self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, i * self.leaves, scores, policy,
+                self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, 0, scores, policy,
                 values, self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
 
     def _shared_rounds_compiled(self, i: int, target: int) -> None:

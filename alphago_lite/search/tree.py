@@ -30,7 +30,10 @@ lock-free scheme, 2009). No lock anywhere; instead:
   - N, VL and W change by atomic read-modify-write (no update is ever lost), N before VL in a backup,
     so that N + VL never undercounts the simulations claimed below a node;
   - a walk puts its virtual loss on each node as it enters it (and takes it back if the walk ends in
-    a collision), so that other walks see its path while it is still under way.
+    a collision), so that other walks see its path while it is still under way;
+  - the root, which every walk passes, is written once per round of walks, not once per walk: a round
+    reserves its simulations and the root's virtual loss together, and its backups stop below the
+    root (``backup_below``), whose N, VL and W then get the round's sums (kernels.collect_shared).
 Reads are not atomic as a group: a walk may see N of a child already incremented and its W not yet;
 that only perturbs one selection, as in Fuego. When every thread has finished (no leaf pending):
 N(s) = 1 + sum of N(c) over the children c of every expanded node s, exactly.
@@ -229,6 +232,21 @@ def backup(ti, tf, node, value, shared=False):
             tf[node, F_W] += v
         v = -v
         node = ti[node, I_PARENT]
+
+
+@njit(cache=True, nogil=True)
+def backup_below(ti, tf, node, value, top):
+    """Shared trees: ``backup`` (atomic) of node and its ancestors below ``top``; returns what ``top``'s
+    W gets from this leaf, for the caller to add to ``top`` together with other leaves' (see
+    kernels.apply_shared)."""
+    v = -value
+    while node != top:
+        atomic_add(ti, (node, I_N), 1)
+        atomic_add(ti, (node, I_VL), -1)
+        atomic_add(tf, (node, F_W), v)
+        v = -v
+        node = ti[node, I_PARENT]
+    return v
 
 
 @njit(cache=True, nogil=True)
