@@ -572,6 +572,32 @@ def test_bench_search_measures_one_game_at_each_thread_count():
     assert len(rates) == 3 and min(rates) > 0  # the peer's figure last
 
 
+@pytest.mark.slow
+def test_bench_search_measures_one_game_with_a_net_at_each_thread_count(capsys):
+    """``--net``: the one-game figures again with a real net answering (the 5x5 net shipped in the
+    package, on the CPU here); issue 14's GPU target reads 16 threads against one."""
+    import re
+
+    from alphago_lite.benchmarks.search import one_game_line
+    from alphago_lite.cli import main
+    assert main(["bench", "search", "--size", "5", "--net", "shipped", "--device", "cpu", "--game-threads", "1,2",
+                 "--simulations", "16", "--seconds", "0.4", "--slots", "1", "--no-openspiel", "--no-selfplay"]) == 0
+    out = capsys.readouterr().out
+    rates = {int(threads): float(rate.replace(",", "")) for threads, rate in re.findall(
+        r"^ours, (\d) threads?, 1 game, net go5 \(5x5, 4x32\) on cpu: ([\d,]+) simulations/s", out, re.MULTILINE)}
+    assert set(rates) == {1, 2} and min(rates.values()) > 0, out
+    ratio = float(re.search(r"net go5 .*: [\d,]+ simulations/s \(([\d.]+)x 1 thread; the threads", out).group(1))
+    assert ratio == pytest.approx(rates[2] / rates[1], abs=0.011)
+    assert "host steal during the one-game measurement with the net" in out
+    assert "target >= 6;" in one_game_line(16, 6100.0, 1, 1000.0, "net go9 (9x9, 6x64) on cuda:0")
+    assert "target" not in one_game_line(2, 1800.0, 1, 1000.0, "net go9 (9x9, 6x64) on cuda:0")
+    for wrong, said in ((["--net", "missing.pt"], "--net missing.pt: no such checkpoint file"),
+                        (["--size", "13", "--net", "shipped"], "no shipped net for 13x13 (shipped: go5 (5x5)")):
+        assert main(["bench", "search", *wrong, "--no-openspiel", "--no-selfplay"]) == 2
+        captured = capsys.readouterr()
+        assert said in captured.err and not captured.out  # said before any measurement
+
+
 def test_bench_search_peer_searches_the_same_positions_on_two_separate_trees():
     """The peer of two threads on one tree: two one-thread searches at once, each on its own tree, of the
     positions the first run played; one thread on one tree is deterministic, so each of the two does
