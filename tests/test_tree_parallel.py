@@ -584,7 +584,8 @@ def test_bench_search_measures_one_game_with_a_net_at_each_thread_count(capsys):
                  "--simulations", "16", "--seconds", "0.4", "--slots", "1", "--no-openspiel", "--no-selfplay"]) == 0
     out = capsys.readouterr().out
     rates = {int(threads): float(rate.replace(",", "")) for threads, rate in re.findall(
-        r"^ours, (\d) threads?, 1 game, net go5 \(5x5, 4x32\) on cpu: ([\d,]+) simulations/s", out, re.MULTILINE)}
+        r"^ours, (\d) threads?, 1 game, net go5 \(5x5, 4x32\) on cpu, (?:fp32|bf16): ([\d,]+) simulations/s", out,
+        re.MULTILINE)}
     assert set(rates) == {1, 2} and min(rates.values()) > 0, out
     ratio = float(re.search(r"net go5 .*: [\d,]+ simulations/s \(([\d.]+)x 1 thread; the threads", out).group(1))
     assert ratio == pytest.approx(rates[2] / rates[1], abs=0.011)

@@ -328,9 +328,14 @@ def net_evaluators(net: str, size: int, device: str) -> tuple[int, Callable[[], 
 
     def make() -> Evaluator:
         return InProcessEvaluator(model, board, meta.feature_set, device=device, precision="auto")
+    first = [make()]  # named below (its device and the precision auto chose), then the first run's
+
+    def next_evaluator() -> Evaluator:
+        return first.pop() if first else make()
     arch = model.arch()
-    name = f"net {path.stem} ({board}x{board}, {arch['blocks']}x{arch['channels']}) on {make().device}"
-    return board, make, name
+    name = (f"net {path.stem} ({board}x{board}, {arch['blocks']}x{arch['channels']}) on {first[0].device}, "
+            f"{first[0].precision}")
+    return board, next_evaluator, name
 
 
 def separate_trees_line(rate: float, one_thread: float, one_tree: float) -> str:
