@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -168,7 +167,7 @@ BLOCK_SECONDS = 0.25
 def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: tuple[int, ...],
                                seconds: float, leaves: int = SearchConfig.leaves_per_round,
                                separate_trees: bool = False,
-                               evaluator: Callable[[], Evaluator] | None = None) -> list[float]:
+                               evaluators: list[Evaluator] | None = None) -> list[float]:
     """Simulations/s for each thread count, on the same positions. The first run plays a block of moves
     (BLOCK_SECONDS) by its own choices; each other run then searches those same positions, playing the
     first run's moves; and again, so that the load other programs put on a shared machine falls on all
@@ -179,10 +178,10 @@ def our_simulations_per_second(size: int, sims: int, slots: int, thread_counts: 
     turns of one move leave a multi-threaded run's second core idle for a whole search of the others
     before each of its own, and its figure then measured how fast an idle virtual CPU wakes up
     (hundreds of microseconds per 5 ms search here) more than the search. ``separate_trees`` (one game
-    only): one more figure, last, of ``SeparateTrees`` on the same blocks. ``evaluator``: makes each run's
-    evaluator (a net's), instead of the uniform one."""
-    runs = [SelfPlayingSearch(size, sims, slots, threads, leaves, evaluator() if evaluator else None)
-            for threads in thread_counts]
+    only): one more figure, last, of ``SeparateTrees`` on the same blocks. ``evaluators``: one per thread
+    count (a net's), answering instead of the uniform one."""
+    runs = [SelfPlayingSearch(size, sims, slots, threads, leaves, evaluators[i] if evaluators else None)
+            for i, threads in enumerate(thread_counts)]
     if separate_trees:
         runs.append(SeparateTrees(size, sims, leaves))
     done, spent = [0] * len(runs), [0.0] * len(runs)
@@ -313,9 +312,9 @@ def one_game_line(threads: int, rate: float, base_threads: int, base_rate: float
     return f"{line} ({rate / base_rate:.2f}x {named(base_threads)}{target}; the threads search one tree)"
 
 
-def net_evaluators(net: str, size: int, device: str) -> tuple[int, Callable[[], Evaluator], str]:
-    """``--net``: (its board size, a maker of its evaluators, how the lines name it). One model for
-    every evaluator made; precision auto (bf16 on a GPU)."""
+def net_evaluators(net: str, size: int, device: str, count: int) -> tuple[int, list[Evaluator], str]:
+    """``--net``: (its board size, ``count`` evaluators of it, how the lines name it). One model for
+    them all; precision auto (bf16 on a GPU)."""
     from alphago_lite.commands.play import check_device
     from alphago_lite.models import SHIPPED, shipped_model
     from alphago_lite.net.checkpoint import load_model
@@ -325,17 +324,12 @@ def net_evaluators(net: str, size: int, device: str) -> tuple[int, Callable[[], 
         raise ValueError(f"--net {net}: no such checkpoint file")
     model, meta = load_model(path, device=device)
     board = meta.board_size
-
-    def make() -> Evaluator:
-        return InProcessEvaluator(model, board, meta.feature_set, device=device, precision="auto")
-    first = [make()]  # named below (its device and the precision auto chose), then the first run's
-
-    def next_evaluator() -> Evaluator:
-        return first.pop() if first else make()
+    evaluators = [InProcessEvaluator(model, board, meta.feature_set, device=device, precision="auto")
+                  for _ in range(count)]
     arch = model.arch()
-    name = (f"net {path.stem} ({board}x{board}, {arch['blocks']}x{arch['channels']}) on {first[0].device}, "
-            f"{first[0].precision}")
-    return board, next_evaluator, name
+    name = (f"net {path.stem} ({board}x{board}, {arch['blocks']}x{arch['channels']}) on "
+            f"{evaluators[0].device}, {evaluators[0].precision}")  # the device and the precision auto chose
+    return board, evaluators, name
 
 
 def separate_trees_line(rate: float, one_thread: float, one_tree: float) -> str:
@@ -351,7 +345,7 @@ def main(args: argparse.Namespace) -> int:
     net = None
     if args.net:  # loaded first: a wrong path or device is said at once, not after the measurements
         try:
-            net = net_evaluators(args.net, size, args.device)
+            net = net_evaluators(args.net, size, args.device, len(args.game_threads))
         except ValueError as exc:
             print(f"alphago-lite bench search: {exc}", file=sys.stderr)
             return 2
@@ -373,10 +367,10 @@ def main(args: argparse.Namespace) -> int:
         print(separate_trees_line(rates[-1], rates[0], rates[game_threads.index(2)]))
     print(steal.line("the one-game measurement"))
     if net is not None:
-        board, make, name = net
+        board, evaluators, name = net
         with StealMeter() as steal:
             rates = our_simulations_per_second(board, sims, 1, game_threads, args.seconds / 2, leaves,
-                                               evaluator=make)
+                                               evaluators=evaluators)
         for threads, rate in zip(game_threads, rates):
             print(one_game_line(threads, rate, game_threads[0], rates[0], name))
         print(steal.line("the one-game measurement with the net"))

@@ -217,28 +217,10 @@ def remove_virtual_loss_below(ti, node, top):
 
 
 @njit(cache=True, nogil=True)
-def backup(ti, tf, node, value, shared=False):
-    """Propagate a leaf value (from the view of the player to move AT the leaf) to the root, removing
-    the leaf's virtual loss on the way. ``shared``: atomic updates, N before VL (see the docstring)."""
-    v = -value  # the leaf's W is from the view of the player who moved into it
-    while node > 0:
-        if shared:
-            atomic_add(ti, (node, I_N), 1)
-            atomic_add(ti, (node, I_VL), -1)
-            atomic_add(tf, (node, F_W), v)
-        else:
-            ti[node, I_VL] -= 1
-            ti[node, I_N] += 1
-            tf[node, F_W] += v
-        v = -v
-        node = ti[node, I_PARENT]
-
-
-@njit(cache=True, nogil=True)
 def backup_below(ti, tf, node, value, top):
-    """Shared trees: ``backup`` (atomic) of node and its ancestors below ``top``; returns what ``top``'s
-    W gets from this leaf, for the caller to add to ``top`` together with other leaves' (see
-    kernels.apply_shared)."""
+    """Shared trees: ``backup`` (atomic, N before VL) of node and its ancestors below ``top`` (-1: up to
+    the root, whose parent it is); returns what ``top``'s W gets from this leaf, for a caller that adds
+    it to ``top`` together with other leaves' (kernels.apply_shared)."""
     v = -value
     while node != top:
         atomic_add(ti, (node, I_N), 1)
@@ -247,6 +229,22 @@ def backup_below(ti, tf, node, value, top):
         v = -v
         node = ti[node, I_PARENT]
     return v
+
+
+@njit(cache=True, nogil=True)
+def backup(ti, tf, node, value, shared=False):
+    """Propagate a leaf value (from the view of the player to move AT the leaf) to the root, removing
+    the leaf's virtual loss on the way. ``shared``: atomic updates (``backup_below``)."""
+    if shared:
+        backup_below(ti, tf, node, value, -1)
+        return
+    v = -value  # the leaf's W is from the view of the player who moved into it
+    while node > 0:
+        ti[node, I_VL] -= 1
+        ti[node, I_N] += 1
+        tf[node, F_W] += v
+        v = -v
+        node = ti[node, I_PARENT]
 
 
 @njit(cache=True, nogil=True)
