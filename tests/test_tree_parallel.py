@@ -678,3 +678,27 @@ def test_a_search_dropped_without_close_ends_its_resident_helpers():
     while any(t.is_alive() for t in mine) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not any(t.is_alive() for t in mine)
+
+
+def test_bench_search_games_play_a_most_visited_move_with_ties_broken_by_a_seed():
+    """With the uniform evaluator most moves tie; a first-of-the-ties choice played the board in index
+    order, the same game every time (SelfPlayingSearch says why that skewed the figures)."""
+    from alphago_lite.benchmarks.search import SelfPlayingSearch, most_visited
+    visits = np.array([3, 5, 1, 5, 5], np.int32)
+    assert [most_visited(visits, u) for u in (0.0, 0.33, 0.34, 0.66, 0.67, 0.999)] == [1, 1, 3, 3, 4, 4]
+    assert most_visited(np.array([0, 0, 9], np.int32), 0.5) == 2
+    runs = [SelfPlayingSearch(5, 48, 1, 1) for _ in range(2)]
+    runs[0].search.search(np.full(1, 48))
+    visits = runs[0].search.stats(0).visits
+    most_visited = set(np.flatnonzero(visits == visits.max()).tolist())
+    assert len(most_visited) > 1  # a tie to break at the very first move
+    assert runs[0].move()[2][0] in most_visited
+    for _ in range(9):
+        runs[0].move()
+    for _ in range(10):
+        runs[1].move()
+    history = runs[0].games[0].history
+    assert history == runs[1].games[0].history  # seeded: every run of the benchmark plays these games
+    assert history[:4] != [0, 1, 2, 3]
+    for run in runs:
+        run.close()
