@@ -65,7 +65,9 @@ def check_tree(search: BatchedSearch, target: int, since: int = 2) -> None:
         assert tf[node, tree.F_W] == pytest.approx(expected_w, abs=1e-9 * ti[node, tree.I_N])
         reached[kids] += 1
         stack.extend(int(k) for k in kids)
-    missing = np.flatnonzero(reached[since:] != 1) + since
+    free = ti[:used, tree.I_PARENT] == tree.FREE_PARENT  # released chunks' unused ends (tree.release_chunk)
+    assert not reached[free].any()
+    missing = np.flatnonzero((reached[since:] != 1) & ~free[since:]) + since
     assert not len(missing), f"nodes reached other than once: {missing}"
     assert (reached <= 1).all(), f"nodes reached twice: {np.flatnonzero(reached > 1)}"
     assert search.pending_virtual_loss(0) == 0
@@ -181,6 +183,36 @@ def _reserve_until_none(claimed, target, wanted, taken):
     return k
 
 
+def test_a_thread_takes_node_ids_from_chunks_of_its_own_and_the_unused_ends_are_released():
+    """tree.allocate_from: expansions take ids from the thread's chunk with no write to ``meta``; a new
+    chunk when the old one has too few (its rest marked free); the tree's last ids when no whole chunk
+    fits. tree.release_chunk gives back the end of the chunk taken last, and marks the others' free."""
+    ti, tf, meta = (a[0] for a in tree.new_trees(1, 40))
+    mine, theirs = np.array([0, 0, 10], np.int64), np.array([0, 0, 10], np.int64)
+    assert tree.allocate_from(ti, meta, 4, mine) == 2 and meta[tree.M_USED] == 12 and list(mine[:2]) == [6, 12]
+    assert tree.allocate_from(ti, meta, 5, mine) == 6 and meta[tree.M_USED] == 12  # from the chunk alone
+    assert tree.allocate_from(ti, meta, 3, theirs) == 12 and meta[tree.M_USED] == 22
+    assert tree.allocate_from(ti, meta, 2, mine) == 22 and list(mine[:2]) == [24, 32]  # 11 was left over
+    assert ti[11, tree.I_PARENT] == tree.FREE_PARENT and ti[11, tree.I_STATUS] == tree.FRESH
+    assert tree.allocate_from(ti, meta, 8, theirs) == 32 and meta[tree.M_USED] == 40  # no room for a chunk
+    assert list(theirs[:2]) == [15, 22]  # the chunk stays as it was
+    assert tree.allocate_from(ti, meta, 9, mine) == -1  # 8 left in the chunk, none in the tree
+    for chunk in (mine, theirs):
+        tree.release_chunk(ti, meta, chunk)
+    assert meta[tree.M_USED] == 40  # neither ends the used ids: both marked free
+    assert (ti[np.r_[15:22, 24:32], tree.I_PARENT] == tree.FREE_PARENT).all()
+    assert (ti[np.r_[12:15, 22:24, 32:40], tree.I_PARENT] != tree.FREE_PARENT).all()
+    assert list(mine[:2]) == list(theirs[:2]) == [0, 0]
+    ti, tf, meta = (a[0] for a in tree.new_trees(1, 100))
+    for chunk in (mine, theirs):
+        tree.allocate_from(ti, meta, 3, chunk)
+    assert meta[tree.M_USED] == 22
+    for chunk in (mine, theirs):
+        tree.release_chunk(ti, meta, chunk)
+    assert meta[tree.M_USED] == 15  # the last chunk's end given back, the first's marked free
+    assert (ti[5:12, tree.I_PARENT] == tree.FREE_PARENT).all()
+
+
 def test_simulations_are_reserved_a_round_at_a_time_and_never_past_the_target():
     claimed = np.array([8], np.int64)
     assert kernels.reserve_simulations(claimed, 10, 4) == 2 and claimed[0] == 10  # only 2 were left
@@ -234,8 +266,10 @@ def test_a_round_puts_the_roots_share_on_it_at_once_and_gives_back_what_it_did_n
             levels[k] += 1
             node = ti[node, tree.I_PARENT]
     w_scored = tf[root, tree.F_W] - w_before  # what the rules' scores already backed up
-    kernels.apply_shared(ti, tf, search.meta[0], nodes, legal, 0, np.full((count, search.moves), 0.1, np.float32),
-                         values, count)
+    chunk = np.array([0, 0, 64], np.int64)  # this thread's node ids: none yet, 64 per chunk
+    kernels.apply_shared(ti, tf, search.meta[0], chunk, nodes, legal, 0,
+                         np.full((count, search.moves), 0.1, np.float32), values, count)
+    tree.release_chunk(ti, search.meta[0], chunk)
     assert ti[root, tree.I_N] == 13 and ti[root, tree.I_VL] == 0
     assert tf[root, tree.F_W] == pytest.approx(w_before + w_scored + ((-1.0) ** (levels + 1) * values).sum())
     check_tree(search, 13)
@@ -402,11 +436,12 @@ def test_compiled_rounds_stop_with_nothing_pending_when_another_thread_failed():
     search.set_root(0, Game(size=5, komi=0.5, max_moves=60))
     search.search(np.array([50]))
     args = list(search._compiled_args[0])  # the arguments of its own compiled searches, but:
-    assert args[6] is search._plan and args[22] is search._stop
+    assert args[6] is search._plan and args[22] is search._chunks[0] and args[23] is search._stop
     args[6] = np.array([400, 0])  # the plan: a target of 400
-    args[22] = np.ones(1, np.int64)  # stop, set before the call: one round at most, then back
-    args[23:] = 0, 1000  # no spins
+    args[23] = np.ones(1, np.int64)  # stop, set before the call: one round at most, then back
+    args[24:] = 0, 1000  # no spins
     how, evaluations, pending = kernels.search_shared_uniform(*args)
+    tree.release_chunk(search.ti[0], search.meta[0], search._chunks[0])
     assert (how, pending) == (kernels.RUN_STOPPED, 0)
     assert 0 < evaluations <= search.leaves  # the round it gathered was applied, not left pending
     check_tree(search, 50 + evaluations)

@@ -52,6 +52,7 @@ from alphago_lite.search.tree import (
     backup_below,
     claim,
     expand,
+    expand_from_chunk,
     get_status,
     remove_virtual_loss_below,
     select_child,
@@ -333,17 +334,18 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
 
 
 @njit(cache=True, nogil=True)
-def apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, count):
+def apply_shared(ti, tf, meta, chunk, leaf_nodes, legal, row0, policy, values, count):
     """``apply_games`` for a tree that other threads search at the same time: batch rows row0 ..
-    row0 + count - 1, evaluated as rows 0 .. count - 1 of policy and values. The root gets the
-    round's visits and values together, one write each (see ``collect_shared``)."""
+    row0 + count - 1, evaluated as rows 0 .. count - 1 of policy and values, their children's ids
+    taken from this thread's ``chunk`` (tree.allocate_from). The root gets the round's visits and
+    values together, one write each (see ``collect_shared``)."""
     root = meta[M_ROOT]
     root_w = 0.0
     for k in range(count):
         r = row0 + k
         node = leaf_nodes[r]
         tf[node, F_VALUE] = values[k]  # before the expansion publishes the node
-        if not expand(ti, tf, meta, node, legal[r], policy[k], True):
+        if not expand_from_chunk(ti, tf, meta, node, legal[r], policy[k], chunk):
             set_status(ti, node, FRESH, True)  # tree full: stays a leaf, evaluated again if reached
         root_w += backup_below(ti, tf, node, values[k], root)
     if count:  # N before VL, as in a backup
@@ -355,13 +357,13 @@ def apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, count):
 @njit(cache=True, nogil=True)
 def apply_then_collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget,
                               wstate, whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0,
-                              scratch, policy, values, applied, spin_loads):
+                              scratch, policy, values, applied, chunk, spin_loads):
     """``apply_shared`` of the ``applied`` rows evaluated last round, then ``collect_shared`` of the next
     round's, in one call: for an evaluator that answers at once, whose rounds are tens of microseconds,
     each call into compiled code (unboxing its arguments) and each hand-back of the GIL that another
     tree thread may be waiting for is a real share of the round. With nothing of ours pending after
     the apply, the collect may spin on a collision."""
-    apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, applied)
+    apply_shared(ti, tf, meta, chunk, leaf_nodes, legal, row0, policy, values, applied)
     return collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget,
                           wstate, whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0,
                           scratch, spin_loads)
@@ -382,7 +384,7 @@ PLAN_TARGET, PLAN_BUDGET = 0, 1
 @njit(cache=True, nogil=True)
 def search_shared_uniform(ti, tf, meta, claimed, root_state, root_hist, plan, gumbel_row, base_row,
                           wstate, whist, params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0,
-                          scratch, policy, values, stop, spin_loads, progress_spin_loads):
+                          scratch, policy, values, chunk, stop, spin_loads, progress_spin_loads):
     """A tree thread's whole search with the uniform evaluator, in one compiled call: rounds of
     ``apply_then_collect_shared`` with the answers computed here (``uniform_rows``). Per round that
     saves what a round through Python costs (a call into compiled code with two dozen arguments and an
@@ -398,7 +400,7 @@ def search_shared_uniform(ti, tf, meta, claimed, root_state, root_hist, plan, gu
         count, scored, collided = apply_then_collect_shared(
             ti, tf, meta, claimed, root_state, root_hist, target, gumbel_row, base_row, budget, wstate, whist,
             params, fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch, policy, values, applied,
-            spin_loads)
+            chunk, spin_loads)
         evaluations += applied
         applied = 0
         if count:
@@ -406,7 +408,7 @@ def search_shared_uniform(ti, tf, meta, claimed, root_state, root_hist, plan, gu
                 return RUN_NO_LEGAL_MOVE, evaluations, count
             applied = count
             if load_acquire(stop, 0):
-                apply_shared(ti, tf, meta, leaf_nodes, legal, row0, policy, values, applied)
+                apply_shared(ti, tf, meta, chunk, leaf_nodes, legal, row0, policy, values, applied)
                 return RUN_STOPPED, evaluations + applied, 0
             continue
         if load_acquire(claimed, 0) >= target and not collided:
@@ -431,7 +433,7 @@ NO_OUTCOME = -1
 @njit(cache=True, nogil=True)
 def serve_shared_uniform(generation, seen, wait_loads, running, outcome, ti, tf, meta, claimed, root_state,
                          root_hist, plan, gumbel_row, base_row, wstate, whist, params, fs_id, max_leaves, spread,
-                         planes, legal, leaf_nodes, row0, scratch, policy, values, stop, spin_loads,
+                         planes, legal, leaf_nodes, row0, scratch, policy, values, chunk, stop, spin_loads,
                          progress_spin_loads):
     """A helper tree thread's searches with the uniform evaluator, one after another, without coming back
     to Python (tree_threads.py): wait for the next search (generation[0] other than ``seen``, at most
@@ -449,7 +451,7 @@ def serve_shared_uniform(generation, seen, wait_loads, running, outcome, ti, tf,
         if plan[PLAN_TARGET] > 0:
             how, evaluations, pending = search_shared_uniform(
                 ti, tf, meta, claimed, root_state, root_hist, plan, gumbel_row, base_row, wstate, whist, params,
-                fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch, policy, values, stop,
+                fs_id, max_leaves, spread, planes, legal, leaf_nodes, row0, scratch, policy, values, chunk, stop,
                 spin_loads, progress_spin_loads)
             outcome[OUTCOME_EVALUATIONS] += evaluations
             if how != RUN_DONE:

@@ -48,6 +48,9 @@ from alphago_lite.search.merging import MergingEvaluations
 from alphago_lite.search.tree_threads import TreeThreads
 
 PROGRESS_WAIT_SECONDS = 0.001  # longest wait of a tree thread blocked by the others' pending leaves
+# a tree thread's chunk of node ids (tree.allocate_from), in expansions of every legal move: 16 make
+# one chunk of ~1,300 ids on 9x9, against ~33,000 ids a search of 800 simulations takes there
+CHUNK_MOVES = 16
 STALL_SHARE = 4  # tree threads hold at most 1 / STALL_SHARE of the root's visits pending (kernels.collect_shared)
 # Tree threads spin (in nogil kernels, so without the GIL) rather than sleep for waits of a round or
 # less: a sleep and a wake-up through a condition cost tens of microseconds on a virtual machine, as
@@ -120,6 +123,11 @@ class BatchedSearch:
         sims = max_simulations or cfg.num_simulations
         # every expansion adds at most `moves` children; reuse keeps a subtree of earlier searches
         self._search_room = (sims + 2 * self.leaves + 1) * self.moves  # nodes one search may add, at most
+        # on one tree, each thread's expansions take their ids from chunks of its own (tree.allocate_from):
+        # every chunk but a thread's last holds more than chunk - moves of them, and is spent whole
+        chunk = CHUNK_MOVES * self.moves
+        if self.shared_tree:
+            self._search_room = (self._search_room // (chunk - self.moves + 1) + 1 + self.threads) * chunk
         capacity = 2 + 2 * self._search_room
         self.ti, self.tf, self.meta = tree.new_trees(slots, capacity)
         self._tmp_i = np.zeros_like(self.ti[0])
@@ -150,6 +158,9 @@ class BatchedSearch:
         if self.shared_tree:  # every thread searches slot 0, in its own two batches
             self.ranges = [(0, 1)] * self.threads
         self._claimed = own_lines(1, np.int64)  # simulations taken in the shared tree (its root's N + VL)
+        self._chunks = [own_lines(3, np.int64) for _ in range(self.threads)] if self.shared_tree else []
+        for own in self._chunks:
+            own[tree.C_SIZE] = chunk
         self._progress = threading.Condition()  # notified when a tree thread applied a batch
         self._waiting = 0  # tree threads waiting on it
         # the other threads' ranges of games, or the other tree threads (awake between searches)
@@ -268,11 +279,15 @@ class BatchedSearch:
             self._claimed[0] = self.root_visits(0)  # no virtual loss is left between searches
             self._plan[kernels.PLAN_TARGET] = targets[0]
             self._plan[kernels.PLAN_BUDGET] = self.root_budget[0]
-            if self._tree_threads is None:
-                self._search_shared_tree(0, targets)
-            else:  # returns only once every tree thread has finished, error or not
-                self._tree_threads.run(functools.partial(self._search_shared_tree, targets=targets),
-                                       AT_ONCE_END_SPIN_LOADS if self._answers_at_once else 0)
+            try:
+                if self._tree_threads is None:
+                    self._search_shared_tree(0, targets)
+                else:  # returns only once every tree thread has finished, error or not
+                    self._tree_threads.run(functools.partial(self._search_shared_tree, targets=targets),
+                                           AT_ONCE_END_SPIN_LOADS if self._answers_at_once else 0)
+            finally:
+                for own in self._chunks:
+                    tree.release_chunk(self.ti[0], self.meta[0], own)
             return
         others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
             if self._pool else []
@@ -365,7 +380,7 @@ class BatchedSearch:
             self.root_gumbel[0], self.root_base[0], self.root_budget[0], wstate, whist, self.params, self.fs_id,
             self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, row0, scores)
         # ``collect(spin_loads)``: spin on a collision only when the caller has no leaf of its own pending
-        apply = functools.partial(kernels.apply_shared, ti, tf, meta, nodes, legal, row0)
+        apply = functools.partial(kernels.apply_shared, ti, tf, meta, self._chunks[i], nodes, legal, row0)
         return collect, apply, planes[row0:row0 + self.leaves], legal[row0:row0 + self.leaves]
 
     def _shared_rounds_at_once(self, i: int, target: int) -> None:
@@ -378,7 +393,7 @@ class BatchedSearch:
         applied = 0
         while not self._failed.is_set():
             # nothing of ours is pending once the last round is applied: the walks may spin on a collision
-            count, scored, collided = step(policy, values, applied, COLLISION_SPIN_LOADS)
+            count, scored, collided = step(policy, values, applied, self._chunks[i], COLLISION_SPIN_LOADS)
             if applied:
                 self.evaluations_by_range[i] += applied
                 self._notify_progress()
@@ -401,7 +416,7 @@ class BatchedSearch:
         return (self.ti[0], self.tf[0], self.meta[0], self._claimed, self.root_states[0], self.root_hists[0],
                 self._plan, self.root_gumbel[0], self.root_base[0], wstate, whist, self.params, self.fs_id,
                 self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, 0, scores, policy,
-                values, self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
+                values, self._chunks[i], self._stop, COLLISION_SPIN_LOADS, COMPILED_PROGRESS_SPIN_LOADS)
 
     def _shared_rounds_compiled(self, i: int, target: int) -> None:
         """The uniform evaluator: thread i's rounds run in compiled code (kernels.search_shared_uniform),

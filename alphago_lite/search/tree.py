@@ -22,8 +22,11 @@ Shared trees (``shared=True``: several threads search one tree at once, Enzenber
 lock-free scheme, 2009). No lock anywhere; instead:
   - a leaf is claimed by one compare-and-swap of its status FRESH -> PENDING, so only one thread
     evaluates and expands it (the others see a collision);
-  - node ids come from a bump allocator: a compare-and-swap on ``meta[M_USED]`` hands each expansion
-    its own block of ids, never beyond the capacity;
+  - node ids come from per-thread chunks (``allocate_from``): a thread takes a chunk of ids from the
+    tree's bump allocator (a compare-and-swap on ``meta[M_USED]``, never beyond the capacity) and hands
+    its expansions blocks of it with plain writes, so that an expansion does not write the line of
+    ``meta``, which every round of every thread reads; a chunk's unused end is given back, or marked
+    ``FREE_PARENT``, once the search is over (``release_chunk``);
   - an expansion is published only when complete: the children, then the parent's first child and
     count, then (a release store) the parent's status EXPANDED; walks read a status with an acquire
     load before they read the children;
@@ -52,6 +55,8 @@ F_W, F_P, F_TERMINAL, F_VALUE = range(4)
 M_ROOT, M_USED = 0, 1
 
 FRESH, PENDING, EXPANDED, TERMINAL = 0, 1, 2, 3
+FREE_PARENT = -2  # I_PARENT of a node in a released chunk's unused end: in no tree
+C_NEXT, C_END, C_SIZE = range(3)  # a thread's chunk of node ids: the next free one, its end, ids per chunk
 
 # positions in the params vector handed to kernels (built by searcher.params_vector)
 (P_C_PUCT, P_C_BASE, P_LOG_GROWTH, P_FPU, P_VIRTUAL_LOSS, P_KOMI, P_PASS_ONLY_WHEN_NEEDED,
@@ -128,19 +133,42 @@ def select_child(ti, tf, node, params, scratch):
 
 
 @njit(cache=True, nogil=True)
-def expand(ti, tf, meta, node, legal_row, policy_row, shared=False):
+def expand(ti, tf, meta, node, legal_row, policy_row):
     """Give node one child per legal move (legal_row: bool [N+1]) with priors from policy_row.
-    Returns False when the tree is full (the node then stays a leaf). ``shared``: other threads use
-    the tree at the same time (see the module docstring)."""
+    Returns False when the tree is full (the node then stays a leaf). A tree that other threads
+    search at the same time: ``expand_from_chunk``."""
+    count = legal_count(legal_row)
+    first = meta[M_USED]
+    if first + count > ti.shape[0]:
+        return False
+    meta[M_USED] = first + count
+    add_children(ti, tf, node, first, count, legal_row, policy_row, False)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def expand_from_chunk(ti, tf, meta, node, legal_row, policy_row, chunk):
+    """``expand`` in a shared tree, the children's ids taken from this thread's ``chunk``."""
+    count = legal_count(legal_row)
+    first = allocate_from(ti, meta, count, chunk)
+    if first < 0:
+        return False
+    add_children(ti, tf, node, first, count, legal_row, policy_row, True)
+    return True
+
+
+@njit(cache=True, nogil=True)
+def legal_count(legal_row):
     count = 0
     for m in range(legal_row.shape[0]):
         if legal_row[m]:
             count += 1
-    first = allocate(ti, meta, count) if shared else meta[M_USED]
-    if first < 0 or first + count > ti.shape[0]:
-        return False
-    if not shared:
-        meta[M_USED] = first + count
+    return count
+
+
+@njit(cache=True, nogil=True)
+def add_children(ti, tf, node, first, count, legal_row, policy_row, shared):
+    """Write node's ``count`` children at ids first .., then publish them (``expand``)."""
     total = 0.0
     for m in range(legal_row.shape[0]):
         if legal_row[m]:
@@ -158,7 +186,6 @@ def expand(ti, tf, meta, node, legal_row, policy_row, shared=False):
     ti[node, I_FIRST] = first
     ti[node, I_NCHILD] = count
     set_status(ti, node, EXPANDED, shared)  # last: the children are complete before walks can see them
-    return True
 
 
 @njit(cache=True, nogil=True)
@@ -170,6 +197,45 @@ def allocate(ti, meta, count):
             return -1
         if atomic_cas(meta, M_USED, first, first + count) == first:
             return first
+
+
+@njit(cache=True, nogil=True)
+def allocate_from(ti, meta, count, chunk):
+    """The first of ``count`` consecutive free node ids from this thread's ``chunk`` (int64 [C_NEXT,
+    C_END, C_SIZE]), which takes a new chunk of C_SIZE ids (or of ``count``, when fewer are left) when
+    it has too few; -1 when the tree is full. The rest of the chunk it leaves (at most count - 1 ids,
+    which a search's room allows for: searcher.BatchedSearch) is marked free (``mark_free``)."""
+    first = chunk[C_NEXT]
+    if first + count > chunk[C_END]:
+        first = allocate(ti, meta, max(chunk[C_SIZE], count))
+        if first < 0:
+            return allocate(ti, meta, count)  # the tree's last ids, or -1; the chunk stays as it was
+        mark_free(ti, chunk[C_NEXT], chunk[C_END])
+        chunk[C_END] = first + max(chunk[C_SIZE], count)
+    chunk[C_NEXT] = first + count
+    return first
+
+
+@njit(cache=True, nogil=True)
+def release_chunk(ti, meta, chunk):
+    """Once no thread searches the tree: give back the unused end of ``chunk`` if it is the end of the
+    used ids (the chunk taken last), else mark it free; the chunk is then empty."""
+    if chunk[C_END] == meta[M_USED]:
+        meta[M_USED] = chunk[C_NEXT]
+    else:
+        mark_free(ti, chunk[C_NEXT], chunk[C_END])
+    chunk[C_NEXT] = 0
+    chunk[C_END] = 0
+
+
+@njit(cache=True, nogil=True)
+def mark_free(ti, start, end):
+    """Ids start .. end - 1, taken but never to be used: fresh nodes with parent FREE_PARENT, in no tree
+    (a compaction drops them), so that every used id is in the tree, free, or left behind by a move."""
+    for node in range(start, end):
+        ti[node, :] = 0
+        ti[node, I_PARENT] = FREE_PARENT
+        ti[node, I_FIRST] = -1
 
 
 @njit(cache=True, nogil=True)
