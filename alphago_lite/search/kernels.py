@@ -54,6 +54,7 @@ from alphago_lite.search.tree import (
     expand,
     expand_from_chunk,
     get_status,
+    release_chunk,
     remove_virtual_loss_below,
     select_child,
     set_status,
@@ -405,19 +406,24 @@ def search_shared_uniform(ti, tf, meta, claimed, root_state, root_hist, plan, gu
         applied = 0
         if count:
             if uniform_rows(legal[row0:row0 + count], count, policy, values) >= 0:
+                release_chunk(ti, meta, chunk)  # the caller applies the rows from a new one
                 return RUN_NO_LEGAL_MOVE, evaluations, count
             applied = count
             if load_acquire(stop, 0):
                 apply_shared(ti, tf, meta, chunk, leaf_nodes, legal, row0, policy, values, applied)
+                release_chunk(ti, meta, chunk)
                 return RUN_STOPPED, evaluations + applied, 0
             continue
         if load_acquire(claimed, 0) >= target and not collided:
+            release_chunk(ti, meta, chunk)
             return RUN_DONE, evaluations, 0
         if load_acquire(stop, 0):
+            release_chunk(ti, meta, chunk)
             return RUN_STOPPED, evaluations, 0
         if not scored:
             root = meta[M_ROOT]
             if not wait_for_visits(ti, root, load_acquire(ti, (root, I_N)), progress_spin_loads):
+                release_chunk(ti, meta, chunk)
                 return RUN_STALLED, evaluations, 0
 
 

@@ -285,9 +285,10 @@ class BatchedSearch:
                 else:  # returns only once every tree thread has finished, error or not
                     self._tree_threads.run(functools.partial(self._search_shared_tree, targets=targets),
                                            AT_ONCE_END_SPIN_LOADS if self._answers_at_once else 0)
-            finally:
+            finally:  # compiled rounds release their own chunk as they end (kernels.search_shared_uniform)
                 for own in self._chunks:
-                    tree.release_chunk(self.ti[0], self.meta[0], own)
+                    if own[tree.C_END]:
+                        tree.release_chunk(self.ti[0], self.meta[0], own)
             return
         others = [self._pool.submit(self._search_range, i, targets) for i in range(1, self.threads)] \
             if self._pool else []

@@ -26,7 +26,7 @@ lock-free scheme, 2009). No lock anywhere; instead:
     tree's bump allocator (a compare-and-swap on ``meta[M_USED]``, never beyond the capacity) and hands
     its expansions blocks of it with plain writes, so that an expansion does not write the line of
     ``meta``, which every round of every thread reads; a chunk's unused end is given back, or marked
-    ``FREE_PARENT``, once the search is over (``release_chunk``);
+    ``FREE_PARENT``, when its thread's search is over (``release_chunk``);
   - an expansion is published only when complete: the children, then the parent's first child and
     count, then (a release store) the parent's status EXPANDED; walks read a status with an acquire
     load before they read the children;
@@ -218,11 +218,12 @@ def allocate_from(ti, meta, count, chunk):
 
 @njit(cache=True, nogil=True)
 def release_chunk(ti, meta, chunk):
-    """Once no thread searches the tree: give back the unused end of ``chunk`` if it is the end of the
-    used ids (the chunk taken last), else mark it free; the chunk is then empty."""
-    if chunk[C_END] == meta[M_USED]:
-        meta[M_USED] = chunk[C_NEXT]
-    else:
+    """A thread done with its search: give back the unused end of its ``chunk`` if no chunk was taken
+    after it (one compare-and-swap, safe while other threads still take ids), else mark it free; the
+    chunk is then empty."""
+    if chunk[C_END] == 0:
+        return
+    if atomic_cas(meta, M_USED, chunk[C_END], chunk[C_NEXT]) != chunk[C_END]:
         mark_free(ti, chunk[C_NEXT], chunk[C_END])
     chunk[C_NEXT] = 0
     chunk[C_END] = 0
