@@ -86,6 +86,14 @@ def restrict_pass(state, legal_row):
 NEW_LEAF, SCORED, COLLISION = 0, 1, 2
 # walks a round of collect_shared retries after spinning on a collision (see wait_while_pending)
 SPIN_RETRIES = 4
+# walks a round of collect_shared makes again at once after a collision, before it ends or spins: the
+# walk that collided met another thread's leaf, whose virtual loss that thread put on the path as it
+# entered it, so the next walk sees it there and turns away (most collisions are two walks that
+# started together on the same path). Measured, 2 threads (9x9, 800 simulations, uniform evaluator):
+# without them ~10 rounds a move ended on a collision and ~3-5 a move waited for the other thread's
+# round, ~220,000 spin loads a move; with 2, none; 8 alternating runs, 2 threads 1.66-1.75x one thread
+# (median 1.71) before and 1.66-1.85x (median 1.75) after.
+COLLISION_REWALKS = 2
 
 
 @njit(cache=True, nogil=True)
@@ -297,9 +305,10 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
     the line from the other threads' cores. At most root N / spread leaves (at least one): a thread
     that stalls (preempted on a busy machine) holds back only that share of the search, whose virtual
     loss would otherwise steer all other walks away from its path while the tree is young. A walk that
-    collides before the round has anything ends the round, unless ``spin_loads`` > 0: then the thread
-    spins until the leaf it hit is applied (at most that many loads, a few times) and walks again,
-    keeping the round's reservation; only a caller with no leaf of its own pending may spin.
+    collides is made again at once, up to COLLISION_REWALKS times a round; after that a collision ends
+    the round if it has anything, else, if ``spin_loads`` > 0, the thread spins until the leaf it hit
+    is applied (at most that many loads, a few times) and walks again, keeping the round's
+    reservation; only a caller with no leaf of its own pending may spin.
     Returns (rows written, leaves scored by the rules, whether the last walk collided)."""
     t = root_state[core.H_MOVE_NUMBER]
     whist[:t + 1] = root_hist[:t + 1]
@@ -307,6 +316,7 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
     row = row0
     scored = 0
     spins = SPIN_RETRIES if spin_loads > 0 else 0
+    rewalks = COLLISION_REWALKS
     taken = reserve_simulations(claimed, target, min(max_leaves, max(1, ti[root, I_N] // spread)))
     if taken == 0:
         return 0, 0, False
@@ -316,6 +326,9 @@ def collect_shared(ti, tf, meta, claimed, root_state, root_hist, target, gumbel_
         what, node = descend(ti, tf, root, root_state, wstate, whist, params, gumbel_row, base_row, budget,
                              scratch, True)
         if what == COLLISION:
+            if rewalks > 0:
+                rewalks -= 1
+                continue
             if row > row0 or scored > 0 or spins == 0 or not wait_while_pending(ti, node, spin_loads):
                 collided = True
                 break
