@@ -103,6 +103,7 @@ def most_visited(visits: np.ndarray, u: float) -> int:
             k -= 1
     return -1  # not reached: some move holds the maximum
 
+
 class SelfPlayingSearch:
     """``slots`` greedy games searched together with ``threads`` threads; ``move()`` plays one move in
     every game and returns (new simulations, seconds, the moves played). The uniform evaluator answers,
