@@ -374,15 +374,14 @@ class BatchedSearch:
         ``apply(policy, values, rows)`` expands those rows and backs them up."""
         planes, legal, nodes, _ = self._thread_batches[i][which]
         wstate, whist, scores = self.scratch[i]
-        row0 = 0
         ti, tf, meta = self.ti[0], self.tf[0], self.meta[0]
         collect = functools.partial(
             kernels.collect_shared, ti, tf, meta, self._claimed, self.root_states[0], self.root_hists[0], target,
             self.root_gumbel[0], self.root_base[0], self.root_budget[0], wstate, whist, self.params, self.fs_id,
-            self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, row0, scores)
+            self.leaves, STALL_SHARE * self.threads, planes, legal, nodes, 0, scores)
         # ``collect(spin_loads)``: spin on a collision only when the caller has no leaf of its own pending
-        apply = functools.partial(kernels.apply_shared, ti, tf, meta, self._chunks[i], nodes, legal, row0)
-        return collect, apply, planes[row0:row0 + self.leaves], legal[row0:row0 + self.leaves]
+        apply = functools.partial(kernels.apply_shared, ti, tf, meta, self._chunks[i], nodes, legal, 0)
+        return collect, apply, planes, legal  # the thread's own batch: its rows are all this thread's
 
     def _shared_rounds_at_once(self, i: int, target: int) -> None:
         """Gather a batch and have it answered in this thread; apply it in the same compiled call that

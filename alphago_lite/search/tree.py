@@ -207,11 +207,12 @@ def allocate_from(ti, meta, count, chunk):
     which a search's room allows for: searcher.BatchedSearch) is marked free (``mark_free``)."""
     first = chunk[C_NEXT]
     if first + count > chunk[C_END]:
-        first = allocate(ti, meta, max(chunk[C_SIZE], count))
+        size = max(chunk[C_SIZE], count)
+        first = allocate(ti, meta, size)
         if first < 0:
             return allocate(ti, meta, count)  # the tree's last ids, or -1; the chunk stays as it was
         mark_free(ti, chunk[C_NEXT], chunk[C_END])
-        chunk[C_END] = first + max(chunk[C_SIZE], count)
+        chunk[C_END] = first + size
     chunk[C_NEXT] = first + count
     return first
 
